@@ -1,0 +1,5 @@
+import sys
+
+from rlsens.cli import main
+
+sys.exit(main())

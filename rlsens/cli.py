@@ -1,0 +1,313 @@
+"""The `rlsens` command line: a thin layer over the pipeline stages.
+
+Exit codes: 0 success, 1 some runs failed (or timed out), 2 usage or input error,
+130 interrupted (Ctrl-C; everything finished is kept and the same command resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from rlsens.errors import RlsensError, UsageError
+from rlsens.store import ResultStore
+
+EXIT_OK, EXIT_RUNS_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+SUITES_DIR = Path("suites")
+RESULTS_DIR = Path("results")
+
+
+def resolve_suite(name: str) -> Path:
+    """A suite given as a path, or as a name under ./suites (``ddpg`` -> suites/ddpg.yaml)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    for candidate in (SUITES_DIR / f"{name}.yaml", SUITES_DIR / f"{name}.yml"):
+        if candidate.is_file():
+            return candidate
+    available = sorted(p.stem for p in SUITES_DIR.glob("*.y*ml")) if SUITES_DIR.is_dir() else []
+    raise UsageError(
+        f"no suite {name!r}: not a file, and no {SUITES_DIR / (name + '.yaml')}."
+        + (f" Available suites: {', '.join(available)}." if available else "")
+    )
+
+
+def resolve_results(arg: str) -> Path:
+    """A results folder given as a path, or as a suite name (``ddpg`` -> results/ddpg)."""
+    path = Path(arg)
+    if path.is_dir():
+        return path
+    if (RESULTS_DIR / arg).is_dir():
+        return RESULTS_DIR / arg
+    raise UsageError(
+        f"no results folder {arg!r} (nor {RESULTS_DIR / arg}); run the suite first with "
+        f"`rlsens run {arg}`."
+    )
+
+
+# -- commands ------------------------------------------------------------------------------
+def cmd_validate(args: argparse.Namespace) -> int:
+    from rlsens.plan import build_plan
+    from rlsens.suite import load_suite
+
+    suite = load_suite(resolve_suite(args.suite), scale=args.scale)
+    plan = build_plan(suite)
+    print(
+        f"{suite.path}: ok (scale {suite.scale!r}: {len(suite.algorithms)} algorithms, "
+        f"{len(suite.environments)} environments, {len(plan.runs)} runs)"
+    )
+    return EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from rlsens.plan import build_plan
+    from rlsens.suite import load_suite
+
+    suite = load_suite(resolve_suite(args.suite), scale=args.scale)
+    plan = build_plan(suite)
+    print(f"suite {suite.name} (scale {suite.scale}, hash {suite.hash})")
+    print(plan.summary().to_string(index=False))
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rlsens.plan import build_plan
+    from rlsens.suite import load_suite
+    from rlsens.sweep import run_plan
+
+    suite_path = resolve_suite(args.suite)
+    suite = load_suite(suite_path, scale=args.scale)
+    plan = build_plan(suite)
+    results = Path(args.results) if args.results else RESULTS_DIR / suite.name
+    outcome = run_plan(
+        plan,
+        ResultStore(results),
+        backend=args.backend,
+        address=args.address,
+        max_concurrent=args.max_concurrent,
+        max_retries=args.max_retries,
+        retry_failed=args.retry_failed,
+        progress=not args.no_progress,
+    )
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.statuses.items()))
+    print(f"{results}: {counts or 'no runs stored'} (of {outcome.planned} planned)")
+    if outcome.interrupted:
+        again = " ".join(["rlsens", *sys.argv[1:]]) if sys.argv[1:] else "rlsens run ..."
+        print(f"Interrupted. Finished runs are kept; resume with: {again}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if outcome.failed:
+        print(
+            f"{outcome.failed} runs failed or timed out; `rlsens status {results}` lists "
+            "them, `--retry-failed` runs them again.",
+            file=sys.stderr,
+        )
+        return EXIT_RUNS_FAILED
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    store = ResultStore(resolve_results(args.results))
+    manifest = store.read_manifest()
+    cells = manifest.get("plan", {}).get("cells")
+    if not cells:
+        raise UsageError(f"{store.root}: no manifest with a plan; was it written by `rlsens run`?")
+    stored = store.stored_ids()
+    print(f"{'algorithm':<16} {'environment':<28} {'done':>6} {'failed':>6} {'remaining':>9}")
+    totals: Counter[str] = Counter()
+    failures: list[str] = []
+    for cell in cells:
+        counts: Counter[str] = Counter()
+        for rid in cell["run_ids"]:
+            if rid not in stored:
+                counts["remaining"] += 1
+                continue
+            result = store.read(rid)
+            if result.status in ("failed", "timeout"):
+                counts["failed"] += 1
+                last = (result.error or "").strip().splitlines()[-1:] or [""]
+                failures.append(f"  {rid} {cell['algorithm']} {cell['env_id']} "
+                                f"seed {result.spec.seed}: {result.status} {last[0][:120]}")
+            else:
+                counts["done"] += 1
+        totals.update(counts)
+        print(f"{cell['algorithm']:<16} {cell['env_id']:<28} {counts['done']:>6} "
+              f"{counts['failed']:>6} {counts['remaining']:>9}")
+    print(f"{'total':<45} {totals['done']:>6} {totals['failed']:>6} {totals['remaining']:>9}")
+    if failures:
+        print("failed runs:")
+        print("\n".join(failures[-20:]))
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    store = ResultStore(resolve_results(args.results))
+    tables = store.load(planned_only=not args.all)
+    out = Path(args.out) if args.out else store.root / "tables"
+    out.mkdir(parents=True, exist_ok=True)
+    for name, frame in (("runs", tables.runs), ("curves", tables.curves)):
+        if "parquet" in args.format:
+            frame.to_parquet(out / f"{name}.parquet", index=False)
+        if "csv" in args.format:
+            frame.to_csv(out / f"{name}.csv", index=False)
+    print(f"wrote {len(tables.runs)} runs and {len(tables.curves)} evaluations to {out}/")
+    return EXIT_OK
+
+
+def _report_options(args: argparse.Namespace):
+    from rlsens.report import ReportOptions
+
+    overrides = {
+        key: value
+        for key, value in (
+            ("score", args.score),
+            ("normalization", args.normalization),
+            ("failed", args.failed),
+            ("reps", args.reps),
+            ("seed", args.seed),
+            ("reference", args.reference),
+        )
+        if value is not None
+    }
+    return ReportOptions(**overrides)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from rlsens.report import build_report
+
+    store = ResultStore(resolve_results(args.results))
+    tables = store.load()
+    out = Path(args.out) if args.out else store.root / "report"
+    index = build_report(
+        tables.runs, tables.curves, tables.manifest, out, options=_report_options(args)
+    )
+    print(f"report: {index}")
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from rlsens.report import build_report, merge_manifests
+
+    loaded = [ResultStore(resolve_results(r)).load() for r in args.results]
+    runs = pd.concat([t.runs for t in loaded], ignore_index=True)
+    curves = pd.concat([t.curves for t in loaded], ignore_index=True)
+    duplicated = runs["run_id"].duplicated()
+    if duplicated.any():
+        print(f"{int(duplicated.sum())} runs appear in more than one result set; "
+              "each is counted once.", file=sys.stderr)
+        runs = runs[~duplicated]
+        curves = curves.drop_duplicates(["run_id", "step"])
+    manifest = merge_manifests([t.manifest for t in loaded])
+    index = build_report(runs, curves, manifest, Path(args.out), options=_report_options(args))
+    print(f"comparison report: {index}")
+    return EXIT_OK
+
+
+# -- parser --------------------------------------------------------------------------------
+def _command(sub, name: str, help_: str, example: str) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        help=help_,
+        description=help_,
+        epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--score", choices=["auc", "final"], help="per-run score (default auc)")
+    parser.add_argument(
+        "--normalization",
+        choices=["none", "reference", "observed", "percentile", "cdf"],
+        help="per-environment normalization (default: percentile with several environments)",
+    )
+    parser.add_argument("--failed", choices=["worst", "exclude"], help="failed-run policy")
+    parser.add_argument("--reps", type=int, help="bootstrap replicates for aggregates")
+    parser.add_argument("--seed", type=int, help="seed of every bootstrap (default 0)")
+    parser.add_argument("--reference", help="reference algorithm of the sensitivity plane")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rlsens",
+        description="Benchmark how sensitive RL algorithms are to hyperparameters and seeds.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = _command(sub, "run", "Run a suite (resumes: stored runs are skipped).",
+                 "rlsens run ddpg --scale quick")
+    p.add_argument("suite", help="suite name (suites/<name>.yaml) or path")
+    p.add_argument("--scale", help="budget scale defined in the suite (default: its default)")
+    p.add_argument("--results", help="results folder (default results/<suite name>)")
+    p.add_argument("--backend", choices=["ray", "serial"], default="ray",
+                   help="ray (default) fans runs out; serial runs in-process, for debugging")
+    p.add_argument("--address", help="address of an existing Ray cluster (or set RAY_ADDRESS)")
+    p.add_argument("--max-concurrent", type=int, help="cap on runs in parallel")
+    p.add_argument("--max-retries", type=int, default=3,
+                   help="retries of a run whose worker or node died (default 3)")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="run again the stored runs that failed or timed out")
+    p.add_argument("--no-progress", action="store_true", help="no progress display")
+    p.set_defaults(func=cmd_run)
+
+    p = _command(sub, "validate", "Check a suite without running anything.",
+                 "rlsens validate suites/ddpg.yaml --scale paper")
+    p.add_argument("suite")
+    p.add_argument("--scale")
+    p.set_defaults(func=cmd_validate)
+
+    p = _command(sub, "plan", "Show runs per algorithm x environment, steps and estimated cost.",
+                 "rlsens plan ddpg --scale paper")
+    p.add_argument("suite")
+    p.add_argument("--scale")
+    p.set_defaults(func=cmd_plan)
+
+    p = _command(sub, "status", "Done / failed / remaining runs of a results folder.",
+                 "rlsens status results/ddpg")
+    p.add_argument("results", help="results folder or suite name")
+    p.set_defaults(func=cmd_status)
+
+    p = _command(sub, "export", "Write the runs and curves tables as Parquet and CSV.",
+                 "rlsens export results/ddpg --out tables/")
+    p.add_argument("results", help="results folder or suite name")
+    p.add_argument("--out", help="output folder (default <results>/tables)")
+    p.add_argument("--format", nargs="+", choices=["parquet", "csv"], default=["parquet", "csv"])
+    p.add_argument("--all", action="store_true",
+                   help="include stored runs that are no longer in the suite's plan")
+    p.set_defaults(func=cmd_export)
+
+    p = _command(sub, "report", "Write the HTML/Markdown/LaTeX report of a results folder.",
+                 "rlsens report results/ddpg")
+    p.add_argument("results", help="results folder or suite name")
+    p.add_argument("--out", help="output folder (default <results>/report)")
+    _report_arguments(p)
+    p.set_defaults(func=cmd_report)
+
+    p = _command(sub, "compare", "One comparison report over several result sets.",
+                 "rlsens compare results/ddpg results/sac --out results/ddpg-vs-sac")
+    p.add_argument("results", nargs="+", help="results folders or suite names")
+    p.add_argument("--out", required=True, help="output folder of the comparison report")
+    _report_arguments(p)
+    p.set_defaults(func=cmd_compare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except RlsensError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

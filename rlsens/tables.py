@@ -1,0 +1,132 @@
+"""Run records -> the two tidy tables every later stage reads.
+
+``runs``: one row per run.
+    run_id, suite, algorithm, algo_class, env_id, config_id, seed, seed_role, status,
+    score_auc, score_final, steps, budget, wall_time_s, steps_per_s, diverged_step, error,
+    device, then ``hp.<name>`` for each searched hyperparameter (the design's axes: what a
+    sensitivity study varies) and ``cfg.<name>`` for every other hyperparameter of the run
+    (fixed or derived), so every hyperparameter is a column.
+``curves``: one row per run x scheduled evaluation.
+    run_id, algorithm, env_id, config_id, seed, seed_role, status, step, return_mean,
+    return_std, return_min, return_max, length_mean, episodes.
+
+Non-scalar hyperparameter values (``net_arch`` lists, mappings) appear as canonical JSON text
+so that every column holds scalars and groups cleanly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rlsens.record import RunResult
+from rlsens.spec import canonical_json
+
+HP_PREFIX = "hp."
+CFG_PREFIX = "cfg."
+
+RUN_COLUMNS = [
+    "run_id", "suite", "algorithm", "algo_class", "env_id", "config_id", "seed", "seed_role",
+    "status", "score_auc", "score_final", "steps", "budget", "wall_time_s", "steps_per_s",
+    "diverged_step", "error", "device",
+]
+CURVE_COLUMNS = [
+    "run_id", "algorithm", "env_id", "config_id", "seed", "seed_role", "status", "step",
+    "return_mean", "return_std", "return_min", "return_max", "length_mean", "episodes",
+]
+
+
+def scalar(value: Any) -> Any:
+    """A table cell for a hyperparameter value: scalars stay, containers become JSON text."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return canonical_json(value)
+
+
+def _error_summary(error: str | None) -> str | None:
+    if not error:
+        return None
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else None
+
+
+def run_row(result: RunResult) -> dict[str, Any]:
+    spec = result.spec
+    row: dict[str, Any] = {
+        "run_id": result.run_id,
+        "suite": spec.suite,
+        "algorithm": spec.algorithm,
+        "algo_class": spec.algo_class,
+        "env_id": spec.env_id,
+        "config_id": spec.config_id,
+        "seed": spec.seed,
+        "seed_role": spec.seed_role,
+        "status": result.status,
+        "score_auc": result.score_auc,
+        "score_final": result.score_final,
+        "steps": result.steps,
+        "budget": spec.budget,
+        "wall_time_s": result.wall_time_s,
+        "steps_per_s": result.steps_per_s,
+        "diverged_step": result.diverged_step,
+        "error": _error_summary(result.error),
+        "device": result.device,
+    }
+    for name, value in spec.point.items():
+        row[HP_PREFIX + name] = scalar(value)
+    for name, value in spec.hyperparameters.items():
+        if name not in spec.point:
+            row[CFG_PREFIX + name] = scalar(value)
+    return row
+
+
+def curve_rows(result: RunResult) -> list[dict[str, Any]]:
+    spec = result.spec
+    rows = []
+    for ev in result.curve:
+        returns = np.asarray(ev.returns, dtype=float)
+        rows.append(
+            {
+                "run_id": result.run_id,
+                "algorithm": spec.algorithm,
+                "env_id": spec.env_id,
+                "config_id": spec.config_id,
+                "seed": spec.seed,
+                "seed_role": spec.seed_role,
+                "status": result.status,
+                "step": ev.step,
+                "return_mean": float(returns.mean()),
+                "return_std": float(returns.std()),
+                "return_min": float(returns.min()),
+                "return_max": float(returns.max()),
+                "length_mean": float(np.mean(ev.lengths)),
+                "episodes": len(ev.returns),
+            }
+        )
+    return rows
+
+
+def build_tables(results: Iterable[RunResult]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``runs`` and ``curves`` tables of a set of results, in a stable row order."""
+    run_rows: list[dict[str, Any]] = []
+    curves: list[dict[str, Any]] = []
+    for result in results:
+        run_rows.append(run_row(result))
+        curves.extend(curve_rows(result))
+    runs = pd.DataFrame(run_rows)
+    extra = sorted(c for c in runs.columns if c not in RUN_COLUMNS)
+    runs = runs.reindex(columns=RUN_COLUMNS + extra)
+    if len(runs):
+        runs = runs.sort_values(["algorithm", "env_id", "config_id", "seed"], kind="stable")
+    curve_table = pd.DataFrame(curves, columns=CURVE_COLUMNS)
+    if len(curve_table):
+        curve_table = curve_table.sort_values(["algorithm", "env_id", "run_id", "step"])
+    return runs.reset_index(drop=True), curve_table.reset_index(drop=True)
+
+
+def hyperparameter_columns(runs: pd.DataFrame) -> list[str]:
+    """The searched hyperparameters present in a runs table (``hp.`` columns), prefix removed."""
+    return [c[len(HP_PREFIX) :] for c in runs.columns if c.startswith(HP_PREFIX)]
