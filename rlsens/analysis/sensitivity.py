@@ -1,0 +1,360 @@
+"""Hyperparameter sensitivity after Adkins, Bowling & White (NeurIPS 2024).
+
+Everything here starts from *configuration means*: the score of one algorithm x environment x
+configuration averaged over its seeds (Adkins' Γ(ω, e, h), once the scores are normalized per
+environment, e.g. with ``normalize(..., "percentile")``). From them:
+
+* per-environment tuned score ``P_env = mean_e max_h Γ`` (tune separately for every env);
+* cross-environment tuned score ``P_cross = max_h mean_e Γ`` and its maximizer ``h*``, the
+  *cross-environment default*. As in the released code (``analysis/utils.py``), the max runs over
+  configurations that have a score on **every** environment of the algorithm: a configuration
+  missing on one env (all its runs excluded, or never run) has no cross-env mean;
+* sensitivity ``Φ = P_env − P_cross`` (≥ 0: a mean of maxima is at least the max of means);
+* effective hyperparameter dimensionality: how many hyperparameters one must tune per env (the
+  rest held at ``h*``) to recover a fraction of ``P_env``.
+
+Cross-environment quantities need two or more environments; with one they are returned as NaN
+and the ``note`` column says why, so a report can still show ``P_env``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Sequence
+from itertools import combinations
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+HP_PREFIX = "hp."
+KEYS = ["algorithm", "env_id", "config_id"]
+SINGLE_ENV_NOTE = "single environment: cross-environment metrics are undefined"
+NO_COMMON_NOTE = "no configuration has a score on every environment"
+
+
+def rng_for(seed: int, *labels: object) -> np.random.Generator:
+    """A generator for one analysis cell, derived from ``seed`` and the cell's labels.
+
+    Keying the stream on the labels (not on iteration order) keeps an algorithm's confidence
+    interval identical whether or not other algorithms are in the frame.
+    """
+    words = [int(seed)] + [zlib.crc32(str(label).encode()) for label in labels]
+    return np.random.default_rng(np.random.SeedSequence(words))
+
+
+def hp_columns(frame: pd.DataFrame) -> list[str]:
+    """The ``hp.<name>`` columns of a frame, in frame order."""
+    return [c for c in frame.columns if c.startswith(HP_PREFIX)]
+
+
+def param_columns(frame: pd.DataFrame, params: Iterable[str] | None) -> list[str]:
+    """Resolve hyperparameter names (``lr`` or ``hp.lr``) to ``hp.`` columns of ``frame``.
+
+    ``None`` means every ``hp.`` column that holds at least one value in ``frame`` (the columns
+    of other algorithms are all-NaN in a per-algorithm slice and are not hyperparameters of it).
+    """
+    if params is None:
+        return [c for c in hp_columns(frame) if frame[c].notna().any()]
+    cols = []
+    for name in params:
+        col = name if name.startswith(HP_PREFIX) else HP_PREFIX + name
+        if col not in frame.columns:
+            raise ValueError(f"unknown hyperparameter {name!r}; known: {hp_columns(frame)}")
+        cols.append(col)
+    return cols
+
+
+def bare(col: str) -> str:
+    """``hp.lr`` -> ``lr`` (the name reports show)."""
+    return col[len(HP_PREFIX):] if col.startswith(HP_PREFIX) else col
+
+
+def config_means(scores: pd.DataFrame) -> pd.DataFrame:
+    """Mean score over seeds per algorithm x env x config (Adkins' Γ before/after normalization).
+
+    Returns ``[algorithm, env_id, config_id, score, n_seeds, hp.*]``. NaN scores (runs excluded
+    by the failure policy) are skipped; a configuration left with no scored seed is dropped,
+    as Adkins et al. drop diverged configurations.
+    """
+    valid = scores.dropna(subset=["score"])
+    grouped = valid.groupby(KEYS, sort=True)
+    out = grouped["score"].agg(["mean", "count"]).rename(
+        columns={"mean": "score", "count": "n_seeds"}
+    )
+    hps = hp_columns(scores)
+    if hps:
+        out = out.join(grouped[hps].first())
+    out = out.reset_index()
+    out["n_seeds"] = out["n_seeds"].astype(int)
+    return out
+
+
+def cross_env_table(cm: pd.DataFrame) -> pd.DataFrame:
+    """Config x env table of one algorithm's config means, restricted to configs on every env."""
+    table = cm.pivot(index="config_id", columns="env_id", values="score")
+    return table.dropna(how="any")
+
+
+def cross_env_default(cm: pd.DataFrame) -> tuple[str | None, float]:
+    """``(h*, P_cross)`` of one algorithm; ties go to the smallest config_id (deterministic)."""
+    table = cross_env_table(cm)
+    if table.empty:
+        return None, float("nan")
+    means = table.mean(axis=1)
+    return str(means.idxmax()), float(means.max())
+
+
+def bootstrap_config_means(
+    scores: pd.DataFrame, keys: Sequence[str], reps: int, rng: np.random.Generator,
+    chunk_cells: int = 4_000_000,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Bootstrap replicates of per-group means, resampling seeds within every group.
+
+    Returns the group keys (sorted) and a ``reps x groups`` matrix. Each group keeps its own
+    number of seeds (ragged groups are fine); replicates are drawn in chunks so memory stays
+    bounded by ``chunk_cells`` floats whatever ``reps`` is.
+    """
+    valid = scores.dropna(subset=["score"])
+    codes = valid.groupby(list(keys), sort=True).ngroup().to_numpy()
+    order = np.argsort(codes, kind="stable")
+    codes = codes[order]
+    x = valid["score"].to_numpy(dtype=float)[order]
+    groups = valid.iloc[order].drop_duplicates(list(keys))[list(keys)].reset_index(drop=True)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    sizes = np.diff(np.r_[starts, len(codes)])
+    row_start, row_size = starts[codes], sizes[codes]
+    out = np.empty((reps, len(starts)))
+    step = max(1, chunk_cells // max(1, len(x)))
+    for lo in range(0, reps, step):
+        r = min(step, reps - lo)
+        idx = row_start + (rng.random((r, len(x))) * row_size).astype(np.int64)
+        out[lo:lo + r] = np.add.reduceat(x[idx], starts, axis=1) / sizes
+    return groups, out
+
+
+def _tuned_scores(cm: pd.DataFrame) -> tuple[float, float, str | None, int, int, str]:
+    n_envs = cm["env_id"].nunique()
+    p_env = float(cm.groupby("env_id")["score"].max().mean())
+    if n_envs < 2:
+        return p_env, float("nan"), None, n_envs, 0, SINGLE_ENV_NOTE
+    table = cross_env_table(cm)
+    default, p_cross = cross_env_default(cm)
+    note = "" if default is not None else NO_COMMON_NOTE
+    return p_env, p_cross, default, n_envs, len(table), note
+
+
+def _bootstrap_tuned(
+    scores_alg: pd.DataFrame, reps: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Replicates of (P_env, P_cross) under seed resampling within each env x config."""
+    groups, boot = bootstrap_config_means(scores_alg, ["env_id", "config_id"], reps, rng)
+    envs = sorted(groups["env_id"].unique())
+    p_env = np.mean([boot[:, (groups["env_id"] == e).to_numpy()].max(axis=1) for e in envs],
+                    axis=0)
+    col = {(e, c): i for i, (e, c) in enumerate(
+        zip(groups["env_id"], groups["config_id"], strict=True))}
+    configs = sorted(groups["config_id"].unique())
+    common = [c for c in configs if all((e, c) in col for e in envs)]
+    if len(envs) < 2 or not common:
+        return p_env, np.full(reps, np.nan)
+    idx = np.array([[col[(e, c)] for e in envs] for c in common])  # configs x envs
+    p_cross = boot[:, idx].mean(axis=2).max(axis=1)
+    return p_env, p_cross
+
+
+def hyperparameter_sensitivity(
+    scores: pd.DataFrame, reps: int = 0, seed: int = 0, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Adkins' per-env tuned score, cross-env tuned score and sensitivity Φ per algorithm.
+
+    Returns ``[algorithm, per_env_tuned, cross_env_tuned, sensitivity, default_config_id, n_envs,
+    n_common_configs, note]``; with ``reps > 0`` also ``<metric>_lower/_upper`` percentile
+    bootstrap intervals, resampling seeds within every algorithm x env x config (deterministic
+    under ``seed``). The bootstrap re-runs the maximizations on every replicate, so the
+    interval includes the winner's-curse of picking the best of noisy configs.
+    """
+    rows = []
+    for alg, sub in scores.groupby("algorithm", sort=True):
+        cm = config_means(sub)
+        p_env, p_cross, default, n_envs, n_common, note = _tuned_scores(cm)
+        row = {
+            "algorithm": alg, "per_env_tuned": p_env, "cross_env_tuned": p_cross,
+            "sensitivity": p_env - p_cross, "default_config_id": default, "n_envs": n_envs,
+            "n_common_configs": n_common, "note": note,
+        }
+        if reps > 0:
+            b_env, b_cross = _bootstrap_tuned(sub, reps, rng_for(seed, alg))
+            alpha = (1.0 - confidence) / 2.0
+            for name, boot in (("per_env_tuned", b_env), ("cross_env_tuned", b_cross),
+                               ("sensitivity", b_env - b_cross)):
+                if np.isnan(boot).all():
+                    lo = hi = float("nan")
+                else:
+                    lo, hi = np.quantile(boot, [alpha, 1.0 - alpha])
+                row[f"{name}_lower"], row[f"{name}_upper"] = float(lo), float(hi)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def same_value(values: pd.Series, target: object) -> np.ndarray:
+    """Elementwise equality that treats NaN as equal to NaN (an unset hyperparameter)."""
+    if pd.isna(target):
+        return values.isna().to_numpy()
+    return (values == target).to_numpy()
+
+
+def subset_tuned_scores(
+    cm: pd.DataFrame, params: Sequence[str], default: str, subsets: Iterable[tuple[int, ...]]
+) -> list[tuple[tuple[int, ...], float]]:
+    """For every subset S (indices into ``params``): mean over envs of the best config score
+    among configs that equal the default ``h*`` on every hyperparameter outside S.
+
+    Hyperparameter columns not in ``params`` are always held at ``h*``. The search runs over
+    the configurations actually present on each env (no surrogate), so on random or Sobol
+    designs few configs match and the numbers are conservative.
+    """
+    ref = cm.loc[cm["config_id"] == default].iloc[0]
+    others = [c for c in hp_columns(cm) if c not in params]
+    keep = np.ones(len(cm), dtype=bool)
+    for col in others:
+        keep &= same_value(cm[col], ref[col])
+    sub = cm.loc[keep]
+    bits = np.zeros(len(sub), dtype=np.int64)
+    for i, col in enumerate(params):
+        bits |= (~same_value(sub[col], ref[col])).astype(np.int64) << i
+    envs = sub["env_id"].to_numpy()
+    score = sub["score"].to_numpy(dtype=float)
+    out = []
+    for subset in subsets:
+        mask = sum(1 << i for i in subset)
+        match = (bits & ~mask) == 0
+        best = pd.Series(score[match]).groupby(envs[match]).max()
+        out.append((subset, float(best.mean())))
+    return out
+
+
+def effective_dimensionality(
+    scores: pd.DataFrame,
+    params: Sequence[str] | None = None,
+    threshold: float = 0.95,
+    baseline: Literal["zero", "cross"] = "zero",
+    pool: Literal["common", "all"] = "common",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Adkins' effective hyperparameter dimensionality, exhaustively over subsets.
+
+    ``P_k = max_{|S|=k} mean_e max_{h: h_{¬S} = h*_{¬S}} Γ(e, h)``, so ``P_0 = P_cross`` and,
+    when ``params`` covers every searched hyperparameter, ``P_K = P_env``. The target is
+    ``threshold * P_env`` (``baseline="zero"``, the paper's rule) or
+    ``P_cross + threshold * (P_env − P_cross)`` (``baseline="cross"``: the fraction of the
+    tuning gain recovered, invariant to shifting the scores). The paper's rule is a fraction of
+    performance only on a ratio scale with a meaningful zero (its normalized scores are positive),
+    so with ``P_env <= 0`` it is reported as NaN with a note instead of a misleading number.
+
+    ``pool`` says which configurations the subset search sees. ``"common"`` (default) follows
+    the released code: for ``0 <= k < K`` only configurations with a score on every environment
+    (the same pool as ``P_cross``), while tuning every hyperparameter per env is ``P_env`` over
+    all configurations, by definition; this reproduces the paper's best subsets on its data.
+    ``"all"`` searches every configuration present on each env for every k.
+
+    Returns ``(curve, summary)``: curve ``[algorithm, k, score, subset]`` (best subset per k,
+    names joined by ", "; ties go to the first subset in parameter order) and summary
+    ``[algorithm, dimensionality, interpolated, target, per_env_tuned, cross_env_tuned,
+    n_params, note]``. ``dimensionality`` is the smallest k with ``P_k >= target``;
+    ``interpolated`` the linear crossing between k−1 and k (0.0 when ``P_0`` already reaches
+    the target: handled explicitly, unlike the released plot code).
+    """
+    if baseline not in ("zero", "cross"):
+        raise ValueError(f"baseline must be 'zero' or 'cross', not {baseline!r}")
+    if pool not in ("common", "all"):
+        raise ValueError(f"pool must be 'common' or 'all', not {pool!r}")
+    curve_rows, summary_rows = [], []
+    for alg, sub in scores.groupby("algorithm", sort=True):
+        cm = config_means(sub)
+        cols = param_columns(cm, params)
+        p_env, p_cross, default, _, _, note = _tuned_scores(cm)
+        summary = {
+            "algorithm": alg, "dimensionality": np.nan, "interpolated": np.nan,
+            "target": np.nan, "per_env_tuned": p_env, "cross_env_tuned": p_cross,
+            "n_params": len(cols), "note": note,
+        }
+        if default is None:
+            summary_rows.append(summary)
+            continue
+        searched = cm
+        if pool == "common":
+            searched = cm.loc[cm["config_id"].isin(cross_env_table(cm).index)]
+        tunes_all = set(cols) == set(param_columns(cm, None))
+        best: list[tuple[tuple[int, ...], float]] = []
+        for k in range(len(cols) + 1):
+            if k == len(cols) and tunes_all:
+                subset, value = tuple(range(k)), p_env
+            else:
+                subsets = combinations(range(len(cols)), k)
+                results = subset_tuned_scores(searched, cols, default, subsets)
+                subset, value = max(results, key=lambda item: item[1])
+            best.append((subset, value))
+            curve_rows.append({"algorithm": alg, "k": k, "score": value,
+                               "subset": ", ".join(bare(cols[i]) for i in subset)})
+        if baseline == "zero" and p_env <= 0:
+            summary["note"] = ("P_env <= 0: threshold * P_env is not a fraction of performance; "
+                               "use baseline='cross' or positive normalized scores")
+            summary_rows.append(summary)
+            continue
+        base = 0.0 if baseline == "zero" else p_cross
+        target = base + threshold * (p_env - base)
+        summary["target"] = target
+        values = [v for _, v in best]
+        reached = [k for k, v in enumerate(values) if v >= target]
+        if not reached:
+            summary["note"] = "target not reached by tuning all listed hyperparameters"
+        elif reached[0] == 0:
+            summary["dimensionality"], summary["interpolated"] = 0, 0.0
+        else:
+            k = reached[0]
+            lo, hi = values[k - 1], values[k]
+            summary["dimensionality"] = k
+            summary["interpolated"] = k - 1 + (target - lo) / (hi - lo)
+        summary_rows.append(summary)
+    curve = pd.DataFrame(curve_rows, columns=["algorithm", "k", "score", "subset"])
+    summary_df = pd.DataFrame(summary_rows)
+    summary_df["dimensionality"] = summary_df["dimensionality"].astype("Int64")
+    return curve, summary_df
+
+
+def sensitivity_plane(sensitivity_df: pd.DataFrame, reference: str) -> pd.DataFrame:
+    """Place algorithms on Adkins' performance (P_env) vs sensitivity (Φ) plane.
+
+    Regions relative to the reference algorithm r and the unit-slope line
+    ``P = P_r + (Φ − Φ_r)`` through it (analysis-methods.md §2.3):
+    1 ``Φ <= Φ_r, P >= P_r`` (better and less sensitive); 2 ``Φ > Φ_r, P >= line`` (gain
+    exceeds added sensitivity); 3 ``Φ <= Φ_r, line <= P < P_r`` (sensitivity drop exceeds
+    performance drop); 4 ``Φ > Φ_r, P_r <= P < line`` (gain smaller than added sensitivity);
+    5 ``P < min(P_r, line)`` (worse). The reference itself is in region 1.
+
+    Returns ``[algorithm, sensitivity, performance, region]`` (region nullable Int64: NaN
+    sensitivity, e.g. one environment, has no region).
+    """
+    ref = sensitivity_df.loc[sensitivity_df["algorithm"] == reference]
+    if ref.empty:
+        raise ValueError(f"reference algorithm {reference!r} is not in the sensitivity table")
+    phi_r = float(ref["sensitivity"].iloc[0])
+    p_r = float(ref["per_env_tuned"].iloc[0])
+    rows = []
+    for _, r in sensitivity_df.iterrows():
+        phi, p = float(r["sensitivity"]), float(r["per_env_tuned"])
+        line = p_r + (phi - phi_r)
+        region: int | None
+        if np.isnan(phi) or np.isnan(p) or np.isnan(phi_r) or np.isnan(p_r):
+            region = None
+        elif p < min(p_r, line):
+            region = 5
+        elif phi <= phi_r:
+            region = 1 if p >= p_r else 3
+        else:
+            region = 2 if p >= line else 4
+        rows.append({"algorithm": r["algorithm"], "sensitivity": phi, "performance": p,
+                     "region": region})
+    out = pd.DataFrame(rows)
+    out["region"] = out["region"].astype("Int64")
+    return out

@@ -1,0 +1,159 @@
+"""``train(spec) -> RunResult``: one seeded SB3 training run with scheduled evaluations.
+
+Plain function, no knowledge of executors, stores or reports: whatever runs it (a loop, a
+Ray worker, a test) gets a ``RunResult`` back, and never an exception caused by the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import torch
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.utils import set_random_seed
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+from rlsens.record import Evaluation, RunResult
+from rlsens.spec import RunSpec
+from rlsens.trainer.build import action_noise, algorithm_class, make_train_env, translate
+from rlsens.trainer.evaluation import Evaluator, evaluation_steps
+from rlsens.trainer.guards import Diverged, RunCallback, TimedOut, check_model
+from rlsens.trainer.versions import library_versions
+
+_interop_threads_set = False
+
+
+def _set_threads(cpus: float) -> None:
+    """One torch thread per requested CPU.
+
+    Torch's default (all cores) collapses 3-12x as soon as two runs share the cores, because
+    OpenMP workers spin-wait. The inter-op pool size can be set only once per process and
+    only before any parallel work, so it is set on the first run and left alone afterwards.
+    """
+    global _interop_threads_set
+    threads = max(1, int(cpus))
+    torch.set_num_threads(threads)
+    if not _interop_threads_set:
+        _interop_threads_set = True
+        # Fails if the process already ran parallel torch work; its pool then stays as it is.
+        with contextlib.suppress(RuntimeError):
+            torch.set_num_interop_threads(threads)
+
+
+def resolve_device(spec: RunSpec, device: str | None) -> str:
+    if device is not None:
+        return device
+    if spec.resources.gpus > 0 and torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class _Progress:
+    """What a run has produced so far; survives an exception half-way through."""
+
+    curve: list[Evaluation] = field(default_factory=list)
+    model: BaseAlgorithm | None = None
+    eval_time_s: float = 0.0
+    train_time_s: float = 0.0
+
+    @property
+    def steps(self) -> int:
+        return int(self.model.num_timesteps) if self.model is not None else 0
+
+
+def _run(spec: RunSpec, device: str, progress: _Progress, start: float) -> None:
+    _set_threads(spec.resources.cpus)
+    set_random_seed(spec.seed, using_cuda=device.startswith("cuda"))
+    translation = translate(spec.hyperparameters)
+    cls = algorithm_class(spec.algo_class)
+    schedule = evaluation_steps(spec.budget, spec.eval.every)
+    timeout_s = spec.resources.timeout_s
+    deadline = start + timeout_s if timeout_s is not None else None
+
+    env: VecEnv | None = None
+    evaluator: Evaluator | None = None
+    try:
+        env = make_train_env(spec.env_id, spec.env_kwargs, translation, spec.seed)
+        evaluator = Evaluator(spec.env_id, spec.env_kwargs, spec.eval, spec.seed)
+        kwargs = dict(translation.model_kwargs)
+        noise = action_noise(translation.noise, env.action_space)
+        if noise is not None:
+            kwargs["action_noise"] = noise
+        model = cls(spec.policy, env, seed=spec.seed, device=device, verbose=0, **kwargs)
+        # A logger without outputs: SB3 otherwise creates a temp folder per model.
+        model.set_logger(Logger(folder=None, output_formats=[]))
+        progress.model = model
+        normalize_obs = env.normalize_obs if isinstance(env, VecNormalize) else None
+
+        def evaluate(step: int) -> None:
+            began = time.monotonic()
+            try:
+                progress.curve.append(evaluator.evaluate(model, step, normalize_obs))
+            finally:
+                progress.eval_time_s += time.monotonic() - began
+
+        callback = RunCallback(evaluate, schedule[:-1], deadline, timeout_s)
+        began = time.monotonic()
+        try:
+            model.learn(total_timesteps=spec.budget, callback=callback, progress_bar=False)
+        finally:
+            # Only evaluations inside learn() have been timed so far.
+            progress.train_time_s = time.monotonic() - began - progress.eval_time_s
+        check_model(model, progress.steps)
+        callback.check_deadline()
+        evaluate(schedule[-1])
+    finally:
+        if env is not None:
+            env.close()
+        if evaluator is not None:
+            evaluator.close()
+
+
+def train(spec: RunSpec, device: str | None = None) -> RunResult:
+    """Train ``spec`` and evaluate it on its schedule; never raises for the run's own sake.
+
+    Status is ``ok``, ``diverged`` (NaN/inf seen; ``diverged_step`` set, training stopped),
+    ``timeout`` (``resources.timeout_s`` passed) or ``failed`` (any other exception; its
+    traceback in ``error``). In every case the curve evaluated so far is kept.
+    """
+    started_at = _now()
+    start = time.monotonic()
+    resolved = resolve_device(spec, device)
+    progress = _Progress()
+    status, error, diverged_step = "ok", None, None
+    try:
+        _run(spec, resolved, progress, start)
+    except Diverged as exc:
+        status, diverged_step = "diverged", exc.step if exc.step is not None else progress.steps
+        exc.step = diverged_step
+        error = str(exc)
+    except TimedOut as exc:
+        status, error = "timeout", str(exc)
+    except Exception:
+        status, error = "failed", traceback.format_exc()
+    return RunResult(
+        spec=spec,
+        status=status,
+        curve=progress.curve,
+        steps=progress.steps,
+        wall_time_s=time.monotonic() - start,
+        train_time_s=progress.train_time_s,
+        diverged_step=diverged_step,
+        error=error,
+        versions=library_versions(),
+        device=resolved,
+        host=socket.gethostname(),
+        started_at=started_at,
+        finished_at=_now(),
+    )

@@ -1,0 +1,89 @@
+"""Functional ANOVA importances against analytic values (analysis-methods.md §11, G11)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rlsens.analysis.importance import importance, importance_variability
+
+
+def frame_from(points: np.ndarray, values: np.ndarray, names: list[str], env: str = "e",
+               alg: str = "alg") -> pd.DataFrame:
+    """One configuration per point, one seed each."""
+    n = len(values)
+    out = pd.DataFrame({
+        "algorithm": alg, "env_id": env, "config_id": [f"c{i}" for i in range(n)], "seed": 0,
+        "seed_role": "all", "run_id": [f"{env}-{i}" for i in range(n)], "status": "ok",
+        "score": values, "raw_score": values,
+    })
+    for j, name in enumerate(names):
+        out[f"hp.{name}"] = points[:, j]
+    return out
+
+
+def by_term(imp: pd.DataFrame, env: str = "e") -> dict[str, float]:
+    return imp.loc[imp["env_id"] == env].set_index("term")["importance"].to_dict()
+
+
+def test_additive_function_on_two_level_grid_is_exact() -> None:
+    x = np.array(list(itertools.product((0.0, 1.0), repeat=2)))
+    imp = importance(frame_from(x, 2 * x[:, 0] + x[:, 1], ["x1", "x2"]))
+    terms = by_term(imp)
+    assert terms["x1"] == pytest.approx(0.8) and terms["x2"] == pytest.approx(0.2)
+    assert terms["x1 × x2"] == pytest.approx(0.0, abs=1e-12)
+    assert set(imp["method"]) == {"anova"} and imp["std"].isna().all()
+    assert imp.set_index("term")["order"].to_dict() == {"x1": 1, "x2": 1, "x1 × x2": 2}
+
+
+def test_product_function_on_fine_grid() -> None:
+    levels = np.linspace(0.0, 1.0, 41)
+    x = np.array(list(itertools.product(levels, repeat=2)))
+    terms = by_term(importance(frame_from(x, x[:, 0] * x[:, 1], ["x1", "x2"]), method="anova"))
+    assert terms["x1"] == pytest.approx(3 / 7, abs=0.01)
+    assert terms["x2"] == pytest.approx(3 / 7, abs=0.01)
+    assert terms["x1 × x2"] == pytest.approx(1 / 7, abs=0.01)
+
+
+def test_ishigami_via_forest_surrogate() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-np.pi, np.pi, (1024, 3))
+    y = np.sin(x[:, 0]) + 7 * np.sin(x[:, 1]) ** 2 + 0.1 * x[:, 2] ** 4 * np.sin(x[:, 0])
+    imp = importance(frame_from(x, y, ["x1", "x2", "x3"]), seed=0)
+    assert set(imp["method"]) == {"forest"}  # auto: random design is not a grid
+    terms = by_term(imp)
+    assert terms["x1"] == pytest.approx(0.3139, abs=0.05)
+    assert terms["x2"] == pytest.approx(0.4424, abs=0.05)
+    assert terms["x3"] == pytest.approx(0.0, abs=0.03)
+    assert terms["x1 × x3"] == pytest.approx(0.2437, abs=0.06)  # S13 = ST3 analytically
+    assert (imp["std"] >= 0).all()
+    again = importance(frame_from(x, y, ["x1", "x2", "x3"]), seed=0)
+    pd.testing.assert_frame_equal(imp, again)
+
+
+def test_anova_refuses_an_incomplete_grid() -> None:
+    x = np.array(list(itertools.product((0.0, 1.0), repeat=2)))[:3]
+    with pytest.raises(ValueError, match="full grid"):
+        importance(frame_from(x, x[:, 0], ["x1", "x2"]), method="anova")
+
+
+def test_categorical_axes_cross_env_and_variability() -> None:
+    grid = list(itertools.product(("adam", "sgd", "rms"), (0.1, 0.2, 0.3)))
+    x = np.array(grid, dtype=object)
+    opt_effect = {"adam": 1.0, "sgd": 0.0, "rms": 0.5}
+    y1 = np.array([opt_effect[o] for o, _ in grid])  # e1: only the optimizer matters
+    y2 = np.array([lr * 10 for _, lr in grid])  # e2: only the learning rate matters
+    frame = pd.concat([frame_from(x, y1, ["opt", "lr"], env="e1"),
+                       frame_from(x, y2, ["opt", "lr"], env="e2")])
+    imp = importance(frame)
+    assert by_term(imp, "e1")["opt"] == pytest.approx(1.0)
+    assert by_term(imp, "e2")["lr"] == pytest.approx(1.0)
+    assert set(imp["env_id"]) == {"e1", "e2", "all"}
+    assert by_term(imp, "all")["opt"] + by_term(imp, "all")["lr"] == pytest.approx(1.0)
+    var = importance_variability(imp).set_index("term")
+    assert var.loc["opt", "min"] == pytest.approx(0.0)
+    assert var.loc["opt", "max"] == pytest.approx(1.0)
+    assert var.loc["opt", "std"] == pytest.approx(0.5) and var.loc["opt", "n_envs"] == 2
