@@ -1,0 +1,156 @@
+"""The methods paragraph: exactly what was computed, in words, with citations.
+
+Written from what the sections actually ran (``Context.used``) so the text never describes a
+statistic the page does not show, and ``references.bib`` lists only the methods used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from rlsens import analysis
+from rlsens.report.bibliography import Citations
+from rlsens.report.manifest import get
+from rlsens.report.options import ReportOptions
+
+NORMALIZATION_TEXT = {
+    "none": "Scores are raw returns (no normalization).",
+    "reference": "Scores are min-max normalized per environment against the given reference "
+                 "scores (low → 0, high → 1).",
+    "observed": "Scores are min-max normalized per environment over all observed runs of all "
+                "algorithms.",
+    "percentile": "Scores are normalized per environment by the affine map sending the "
+                  "{q0:g}th and {q1:g}th percentiles of all runs of all algorithms on it to 0 "
+                  "and 1 {cite_adkins}.",
+    "cdf": "Scores are mapped per environment to their percentile in the pooled distribution "
+           "of all algorithms' runs {cite_jordan}.",
+}
+
+
+def _score_text(options: ReportOptions, manifest: Mapping[str, Any]) -> str:
+    evaluation = get(manifest, "suite", "resolved", "evaluation", default={}) or {}
+    every, episodes, final = (evaluation.get(k) for k in ("every", "episodes", "final"))
+    protocol = ""
+    if every and episodes:
+        protocol = (f" Policies were evaluated every {every} environment steps on {episodes} "
+                    "episodes of a separate environment.")
+    if options.score == "auc":
+        what = ("the mean evaluation return over all scheduled evaluations (area under the "
+                "learning curve)")
+    else:
+        last = f"the last {final}" if final else "the last"
+        what = f"the mean evaluation return over {last} evaluations (final performance)"
+    return f"Each run is scored by {what}.{protocol}"
+
+
+def _seed_text(scores: pd.DataFrame, used: Mapping[str, Any], cite: Citations) -> str:
+    roles = sorted(scores["seed_role"].dropna().unique()) if len(scores) else []
+    if set(roles) >= {"tune", "report"}:
+        text = ("Seeds have roles: configurations are selected on the 'tune' seeds and the "
+                "selected configurations are reported on the disjoint 'report' seeds, so "
+                "best-configuration scores are unbiased by the selection.")
+    else:
+        text = ("All seeds have the role 'all': best configurations are selected and reported "
+                "on the same runs, so best-configuration scores (per-environment tuned scores, "
+                "tuning curves, selected configurations) are optimistic (a winner's curse) "
+                f"{cite.cite('henderson2018')}.")
+    if used.get("seed_split"):
+        text += (" The seed-split check ranks configurations on two disjoint halves of the "
+                 "seeds and reports the rank correlation (Kendall τ, Spearman ρ): low values mean "
+                 "configuration rankings are dominated by seed noise.")
+    return text
+
+
+def methods_paragraphs(
+    options: ReportOptions,
+    normalization: str,
+    scores: pd.DataFrame,
+    used: Mapping[str, Any],
+    manifest: Mapping[str, Any],
+    cite: Citations,
+) -> list[str]:
+    """Paragraphs of the methods section, citing (and so registering) each method used."""
+    failed_text = scores.attrs.get("failed_policy_text") or analysis.failed_policy_text(
+        options.failed)
+    q0, q1 = (100 * q for q in options.quantiles)
+    norm = NORMALIZATION_TEXT.get(normalization, f"Scores are normalized with '{normalization}'.")
+    if "{cite_adkins}" in norm:
+        norm = norm.format(q0=q0, q1=q1, cite_adkins=cite.cite("adkins2024"))
+    elif "{cite_jordan}" in norm:
+        norm = norm.format(cite_jordan=cite.cite("jordan2020"))
+    paragraphs = [f"{_score_text(options, manifest)} {failed_text} {norm}"]
+
+    stats = []
+    ci = f"{int(options.confidence * 100)}%"
+    ci_method = ("bias-corrected and accelerated (BCa) " + cite.cite("efron1987")
+                 if options.ci_method == "bca" else "percentile")
+    if "aggregates" in used:
+        names = {"iqm": "interquartile mean (IQM)", "mean": "mean", "median": "median",
+                 "optimality_gap": "optimality gap (γ = 1)"}
+        metrics = ", ".join(names.get(m, m) for m in used["aggregates"])
+        stats.append(
+            f"Aggregate metrics ({metrics}) follow rliable {cite.cite('agarwal2021')}: "
+            f"{ci} {ci_method} intervals from a stratified bootstrap over runs within each "
+            f"environment with {options.reps:,} replicates (seed {options.seed})."
+        )
+    if "profiles" in used or "improvement" in used or "sample_efficiency" in used:
+        parts = [name for key, name in (("profiles", "performance profiles"),
+                                        ("improvement", "probability of improvement"),
+                                        ("sample_efficiency", "sample-efficiency curves"))
+                 if key in used]
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        stats.append(f"{listed[0].upper()}{listed[1:]} use {options.profile_reps:,} bootstrap "
+                     f"replicates {cite.cite('agarwal2021')}.")
+    if "pairwise" in used:
+        kind = used["pairwise"]
+        if kind == "welch":
+            test = f"Welch's t-test {cite.cite('welch1947')}"
+        elif kind == "mannwhitney":
+            test = f"the Mann–Whitney U test {cite.cite('mann1947')}"
+        else:
+            test = f"a bootstrap test ({options.test_reps:,} replicates)"
+        stats.append(
+            f"Pairwise comparisons use {test} on per-run scores, with mean differences, their "
+            f"intervals and P(A > B) as effect sizes; p-values are Holm-corrected "
+            f"{cite.cite('holm1979')} at α = {options.alpha}."
+        )
+    if stats:
+        paragraphs.append(" ".join(stats))
+
+    hp = []
+    if "sensitivity" in used or "dimensionality" in used:
+        hp.append(
+            "Hyperparameter sensitivity is the per-environment tuned score (mean over "
+            "environments of the best configuration mean) minus the cross-environment tuned "
+            "score (best mean over environments of one configuration); effective "
+            "dimensionality is the number of hyperparameters that must be tuned per "
+            f"environment to reach 95% of the per-environment tuned score "
+            f"{cite.cite('adkins2024')}."
+        )
+    if "tunability" in used:
+        hp.append("Tunability is the gain of the best configuration over the data-based "
+                  "default (the cross-environment best configuration), overall, per "
+                  f"hyperparameter and per pair {cite.cite('probst2019')}.")
+    if "importance" in used:
+        methods = used["importance"]
+        text = ("Importance is the share of variance of configuration scores explained by each "
+                f"hyperparameter and pair (functional ANOVA {cite.cite('hutter2014')}")
+        if "forest" in methods:
+            text += f"; on a random-forest surrogate {cite.cite('breiman2001')} when the " \
+                    "configurations are not a full grid"
+        hp.append(text + ").")
+    if "tuning" in used:
+        hp.append("Expected best score after n configurations uses the expected-maximum "
+                  f"estimator of {cite.cite('dodge2019')}, with the unbiased U-statistic of "
+                  f"{cite.cite('tang2020')} in the tables.")
+    if "sensitivity_curves" in used:
+        hp.append(f"Sensitivity curves average configuration means within value bins, with "
+                  f"{options.profile_reps:,}-replicate bootstrap bands over seeds.")
+    if hp:
+        paragraphs.append(" ".join(hp))
+
+    paragraphs.append(_seed_text(scores, used, cite))
+    return paragraphs
