@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 some runs failed (or timed out), 2 usage or input error
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -78,6 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rlsens.suite import load_suite
     from rlsens.sweep import run_plan
 
+    _token_auth_for_clusters(args.address)
     suite_path = resolve_suite(args.suite)
     suite = load_suite(suite_path, scale=args.scale)
     plan = build_plan(suite)
@@ -106,6 +108,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         return EXIT_RUNS_FAILED
     return EXIT_OK
+
+
+def _token_auth_for_clusters(address: str | None) -> None:
+    """Send Ray's auth token to an existing cluster that expects one.
+
+    Clusters started with `ray start` require token authentication when ~/.ray/auth_token
+    exists, and a driver given an explicit address only sends the token if RAY_AUTH_MODE is
+    set before Ray is imported, which happens later, inside the executor.
+    """
+    if (address or os.environ.get("RAY_ADDRESS")) and (Path.home() / ".ray/auth_token").exists():
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -1,0 +1,115 @@
+"""Execution stage: run a plan's ``RunSpec``s and hand each ``RunResult`` to a sink.
+
+``execute`` is the only entry point. Backends: ``"ray"`` (default; one Ray task per run on a
+local instance or an existing cluster) and ``"serial"`` (in-process loop, no Ray). Whatever the
+backend, ``sink`` is called in the calling process only, once per run, in completion order;
+that is where the result store writes, so workers need no shared filesystem.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import TextIO
+
+from rlsens.errors import UsageError
+from rlsens.execute.common import (
+    ExecutionSummary,
+    RunFn,
+    Sink,
+    sigterm_as_interrupt,
+    unique_specs,
+)
+from rlsens.execute.progress import Progress
+from rlsens.spec import RunSpec
+
+BACKENDS = ("ray", "serial")
+
+__all__ = ["BACKENDS", "ExecutionSummary", "execute"]
+
+
+def execute(
+    specs: Sequence[RunSpec],
+    sink: Sink,
+    *,
+    backend: str = "ray",
+    address: str | None = None,
+    max_concurrent: int | None = None,
+    max_retries: int = 3,
+    progress: bool = True,
+    run_fn: RunFn | None = None,
+    stream: TextIO | None = None,
+) -> ExecutionSummary:
+    """Run every spec once (repeated run ids run once) and sink each result as it finishes.
+
+    ``run_fn`` defaults to ``rlsens.trainer.train``, imported where the run executes; it is
+    called as ``run_fn(spec, device=...)`` if it takes a ``device`` argument, else
+    ``run_fn(spec)``. ``address`` (or ``RAY_ADDRESS``) selects an existing Ray cluster; without
+    it a private local instance is started and stopped. ``max_concurrent`` bounds the runs in
+    flight (default: what the cluster's CPUs/GPUs hold). ``max_retries`` is how often Ray
+    re-runs a run whose worker or node died; a run function that raises is recorded as failed
+    and not retried.
+
+    Ctrl-C or SIGTERM stops early: running runs are cancelled, sunk results are kept, and the
+    summary has ``interrupted=True`` and the unfinished run ids in ``not_run``. If ``sink``
+    raises, running runs are cancelled and the exception propagates.
+    """
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if max_concurrent is not None and max_concurrent < 1:
+        raise UsageError(f"max_concurrent must be at least 1, got {max_concurrent}")
+    if max_retries < 0:
+        raise UsageError(f"max_retries must be 0 or more, got {max_retries}")
+    specs = unique_specs(specs)
+    out = stream if stream is not None else sys.stderr
+    started = time.monotonic()
+    shown: list[Progress] = []
+
+    def make_progress(concurrency: int) -> Progress:
+        shown.append(Progress(specs, concurrency=concurrency, stream=out, enabled=progress))
+        return shown[-1]
+
+    where: str | None = None
+    try:
+        with sigterm_as_interrupt():
+            if not specs:  # nothing to do: do not pay for starting Ray
+                counts, done, interrupted = Counter(), set(), False
+            elif backend == "serial":
+                from rlsens.execute.serial import run_serial
+
+                counts, done, interrupted = run_serial(
+                    specs, sink, run_fn=run_fn, make_progress=make_progress
+                )
+            else:
+                from rlsens.execute.ray_backend import ray_session, run_ray
+
+                with ray_session(address) as where:
+                    counts, done, interrupted = run_ray(
+                        specs,
+                        sink,
+                        run_fn=run_fn,
+                        max_concurrent=max_concurrent,
+                        max_retries=max_retries,
+                        make_progress=make_progress,
+                    )
+    except BaseException:
+        for shown_progress in shown:
+            shown_progress.close()
+        raise
+    summary = ExecutionSummary.from_counts(
+        len(specs),
+        counts,
+        interrupted=interrupted,
+        elapsed_s=time.monotonic() - started,
+        not_run=[spec.run_id for spec in specs if spec.run_id not in done],
+        backend=backend,
+        address=where,
+    )
+    message = summary.resume_message() if interrupted else None
+    if shown:
+        shown[-1].close(message)
+    elif message:
+        print(message, file=out, flush=True)
+    return summary

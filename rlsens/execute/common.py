@@ -1,0 +1,145 @@
+"""What the serial and Ray backends share: the summary, calling a run function, failure records.
+
+Both backends must produce identical records for the same outcome, so the few rules that
+decide a record (how a run function is called, what a crash becomes) live here once.
+"""
+
+from __future__ import annotations
+
+import inspect
+import signal
+import socket
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from rlsens.record import STATUSES, RunResult
+from rlsens.spec import RunSpec
+
+RunFn = Callable[..., RunResult]
+Sink = Callable[[RunResult], None]
+
+
+@dataclass
+class ExecutionSummary:
+    """What happened to a batch of runs, for the CLI's final message and exit code.
+
+    ``not_run`` lists the run ids that were neither finished nor recorded (only non-empty when
+    ``interrupted``); rerunning the same command resumes them because the store skips every
+    run it already holds.
+    """
+
+    total: int
+    ok: int = 0
+    diverged: int = 0
+    failed: int = 0
+    timeout: int = 0
+    interrupted: bool = False
+    elapsed_s: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)
+    not_run: list[str] = field(default_factory=list)
+    backend: str = ""
+    address: str | None = None
+
+    @property
+    def finished(self) -> int:
+        return self.ok + self.diverged + self.failed + self.timeout
+
+    @classmethod
+    def from_counts(cls, total: int, counts: Counter[str], **extra: Any) -> ExecutionSummary:
+        per_status = {status: counts.get(status, 0) for status in STATUSES}
+        return cls(total=total, counts=per_status, **per_status, **extra)
+
+    def resume_message(self) -> str:
+        """One paragraph telling the user what was kept and how to continue."""
+        return (
+            f"Interrupted: {self.finished} of {self.total} runs finished and were saved; "
+            f"{len(self.not_run)} did not finish. Run the same command again to resume: "
+            "runs already in the result store are skipped."
+        )
+
+
+def unique_specs(specs: Sequence[RunSpec]) -> list[RunSpec]:
+    """Drop repeated run ids (first wins): a run is executed and sunk at most once per call."""
+    seen: set[str] = set()
+    out: list[RunSpec] = []
+    for spec in specs:
+        if spec.run_id not in seen:
+            seen.add(spec.run_id)
+            out.append(spec)
+    return out
+
+
+def default_run_fn() -> RunFn:
+    """The trainer, imported only where a run executes (workers need not import it eagerly)."""
+    from rlsens.trainer import train
+
+    return train
+
+
+def accepts_device(run_fn: RunFn) -> bool:
+    try:
+        params = inspect.signature(run_fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "device" or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
+
+
+def call_run_fn(run_fn: RunFn | None, spec: RunSpec, device: str) -> RunResult:
+    """Call ``run_fn`` the way every backend does: device keyword only if it takes one."""
+    fn = run_fn if run_fn is not None else default_run_fn()
+    if accepts_device(fn):
+        return fn(spec, device=device)
+    return fn(spec)
+
+
+def set_torch_threads(cpus: float) -> None:
+    """One torch thread per requested CPU: oversubscription is the main cost of fan-out.
+
+    Ray sets ``OMP_NUM_THREADS`` for a task, but torch may already have been imported by the
+    worker, so the thread count is set explicitly as well.
+    """
+    import torch
+
+    torch.set_num_threads(max(1, int(cpus)))
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def failed_result(spec: RunSpec, error: str, status: str = "failed") -> RunResult:
+    """A record for a run that produced no result of its own (it raised, or its worker died)."""
+    stamp = now_iso()
+    return RunResult(
+        spec=spec,
+        status=status,
+        error=error,
+        host=socket.gethostname(),
+        started_at=stamp,
+        finished_at=stamp,
+    )
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while runs execute, so a killed job stops cleanly too.
+
+    Signal handlers can only be installed from the main thread; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,96 @@
+"""Run functions and specs for the executor tests (not a test module).
+
+The run functions leave a file per call in the directory named by the spec's ``calls_dir``
+hyperparameter (plain data, so it reaches any Ray worker on this machine) and record
+timings/ids in the result, so tests can count executions and check concurrency from plain
+data instead of mocks. Test modules register this module with cloudpickle by value, so Ray
+workers need not import it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from rlsens.record import RunResult
+from rlsens.spec import EvalProtocol, Resources, RunSpec
+
+
+def make_specs(
+    n: int, calls_dir: Path, *, sleep: float = 0.0, cpus: float = 1.0, gpus: float = 0.0
+) -> list[RunSpec]:
+    """``n`` distinct specs; ``sleep`` and ``calls_dir`` ride in the hyperparameters."""
+    return [
+        RunSpec(
+            suite="test",
+            algorithm="fake",
+            algo_class="PPO",
+            env_id="CartPole-v1",
+            hyperparameters={"sleep": sleep, "calls_dir": str(calls_dir)},
+            seed=seed,
+            budget=100,
+            eval=EvalProtocol(every=50, episodes=1, final=1),
+            config_id="c0",
+            resources=Resources(cpus=cpus, gpus=gpus),
+        )
+        for seed in range(n)
+    ]
+
+
+def _stamp(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).isoformat()
+
+
+def _log_call(spec: RunSpec, info: dict) -> None:
+    path = Path(spec.hyperparameters["calls_dir"]) / f"{spec.run_id}-{uuid.uuid4().hex}.json"
+    path.write_text(json.dumps(info))
+
+
+def sleeping_run(spec: RunSpec, device: str | None = None) -> RunResult:
+    """Sleeps ``hyperparameters['sleep']`` s and reports what the executor gave it."""
+    import ray
+    import torch
+
+    start = time.time()
+    info = {
+        "pid": os.getpid(),
+        "node": ray.get_runtime_context().get_node_id() if ray.is_initialized() else "",
+        "gpu_ids": [str(i) for i in ray.get_gpu_ids()] if ray.is_initialized() else [],
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+        "torch_threads": torch.get_num_threads(),
+        "device_arg": device,
+    }
+    _log_call(spec, info)
+    time.sleep(float(spec.hyperparameters["sleep"]))
+    return RunResult(
+        spec=spec,
+        status="ok",
+        steps=spec.budget,
+        wall_time_s=time.time() - start,
+        host=socket.gethostname(),
+        started_at=_stamp(start),
+        finished_at=_stamp(time.time()),
+        versions={k: json.dumps(v) for k, v in info.items()},
+    )
+
+
+def raising_run(spec: RunSpec) -> RunResult:
+    """Raises for odd seeds (after logging the call), succeeds for even ones."""
+    _log_call(spec, {"pid": os.getpid()})
+    if spec.seed % 2:
+        raise ValueError(f"boom for seed {spec.seed}")
+    return RunResult(spec=spec, status="ok", steps=spec.budget, wall_time_s=0.01)
+
+
+def calls(directory: Path) -> dict[str, int]:
+    """How often each run id was executed, from the call files."""
+    counts: dict[str, int] = {}
+    for path in directory.glob("*.json"):
+        run_id = path.name.split("-")[0]
+        counts[run_id] = counts.get(run_id, 0) + 1
+    return counts
