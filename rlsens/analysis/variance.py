@@ -92,7 +92,8 @@ def seed_split_consistency(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
             side = sub["seed"].isin(half).map({True: "a", False: "b"})
             means = sub.groupby(["config_id", side])["score"].mean().unstack().dropna()
             n_configs = len(means)
-            if n_configs >= 2:
+            # A half whose configurations all score the same has no ranking: NaN, not a warning.
+            if n_configs >= 2 and means["a"].nunique() > 1 and means["b"].nunique() > 1:
                 tau = float(kendalltau(means["a"], means["b"]).statistic)
                 rho = float(spearmanr(means["a"], means["b"]).statistic)
         rows.append({"algorithm": alg, "env_id": env, "kendall_tau": tau, "spearman_rho": rho,
