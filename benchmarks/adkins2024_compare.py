@@ -22,22 +22,32 @@ from rlsens.analysis.sensitivity import (
     sensitivity_plane,
 )
 
-DEFAULT = (Path(__file__).resolve().parents[2] / "shared" / "data" / "adkins2024"
-           / "data_expected_over_seeds.csv")
+DEFAULT = (
+    Path(__file__).resolve().parents[2]
+    / "shared"
+    / "data"
+    / "adkins2024"
+    / "data_expected_over_seeds.csv"
+)
 HPS = ["gae_lambda", "ent_coef", "actor_lr", "critic_lr"]
 
 
 def load(path: Path) -> pd.DataFrame:
     """The released CSV as an rlsens scores frame (one 'seed' = one seed-averaged config)."""
     raw = pd.read_csv(path, index_col=0)
-    out = pd.DataFrame({
-        "algorithm": raw["alg_type"], "env_id": raw["env_name"],
-        "config_id": [f"{a}|{b}|{c}|{d}" for a, b, c, d in raw[HPS].itertuples(index=False)],
-        "seed": 0,
-        "seed_role": "all", "run_id": [f"adkins-{i}" for i in range(len(raw))],
-        "status": "ok", "score": raw["percentile_normalized_return"],
-        "raw_score": raw["mean_return"],
-    })
+    out = pd.DataFrame(
+        {
+            "algorithm": raw["alg_type"],
+            "env_id": raw["env_name"],
+            "config_id": [f"{a}|{b}|{c}|{d}" for a, b, c, d in raw[HPS].itertuples(index=False)],
+            "seed": 0,
+            "seed_role": "all",
+            "run_id": [f"adkins-{i}" for i in range(len(raw))],
+            "status": "ok",
+            "score": raw["percentile_normalized_return"],
+            "raw_score": raw["mean_return"],
+        }
+    )
     for name in HPS:
         out[f"hp.{name}"] = raw[name].to_numpy()
     return out.reset_index(drop=True)
@@ -53,18 +63,28 @@ def main(argv: list[str]) -> int:
     curve, dims = effective_dimensionality(scores)
     plane = sensitivity_plane(sens, "lambda_ac")
     best1 = curve.loc[curve["k"] == 1].set_index("algorithm")["subset"]
-    table = sens.set_index("algorithm")[["per_env_tuned", "cross_env_tuned", "sensitivity",
-                                         "n_common_configs"]]
+    table = sens.set_index("algorithm")[
+        ["per_env_tuned", "cross_env_tuned", "sensitivity", "n_common_configs"]
+    ]
     table = table.join(dims.set_index("algorithm")[["dimensionality", "interpolated"]])
     table["best_1_subset"] = best1
     table["region_vs_ppo"] = plane.set_index("algorithm")["region"]
-    table = table.rename(columns={"per_env_tuned": "P_env", "cross_env_tuned": "P_cross",
-                                  "sensitivity": "Phi", "n_common_configs": "configs_on_all_envs",
-                                  "dimensionality": "d", "interpolated": "d_interp"})
+    table = table.rename(
+        columns={
+            "per_env_tuned": "P_env",
+            "cross_env_tuned": "P_cross",
+            "sensitivity": "Phi",
+            "n_common_configs": "configs_on_all_envs",
+            "dimensionality": "d",
+            "interpolated": "d_interp",
+        }
+    )
     with pd.option_context("display.width", 200, "display.float_format", "{:.4f}".format):
         print(f"Adkins et al. 2024 released data: {path}")
-        print(f"{len(scores)} rows, {scores['algorithm'].nunique()} variants, "
-              f"{scores['env_id'].nunique()} environments\n")
+        print(
+            f"{len(scores)} rows, {scores['algorithm'].nunique()} variants, "
+            f"{scores['env_id'].nunique()} environments\n"
+        )
         print(table.sort_values("P_env", ascending=False).to_string())
         print("\nP_k (best k-subset tuned per env, others at the cross-env default h*):")
         wide = curve.pivot(index="algorithm", columns="k", values="score")

@@ -79,9 +79,7 @@ def rliable_python() -> Path:
     if not python.exists():
         print(f"creating {RLIABLE_VENV} ...", file=sys.stderr)
         venv.create(RLIABLE_VENV, with_pip=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", *RLIABLE_PACKAGES], check=True
-        )
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *RLIABLE_PACKAGES], check=True)
     return python
 
 
@@ -89,7 +87,10 @@ def run_rliable(scores: dict[str, np.ndarray], reps: int) -> dict:
     payload = json.dumps({"scores": {k: v.tolist() for k, v in scores.items()}, "reps": reps})
     result = subprocess.run(
         [str(rliable_python()), "-c", RLIABLE_SCRIPT],
-        input=payload, capture_output=True, text=True, check=True,
+        input=payload,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -122,30 +123,40 @@ def main() -> None:
     ours_seconds = float(np.median(timings))
     ours = ours.set_index("algorithm")
 
-    print(f"IQM 95% percentile CIs, {ALGORITHMS} algorithms x {ENVS} envs x {RUNS} runs, "
-          f"{args.reps} reps")
-    print(f"rliable 1.2.0: {reference['seconds']:.2f} s   rlsens: {ours_seconds:.3f} s   "
-          f"(median of {args.repeat}: {', '.join(f'{t:.2f}' for t in timings)})   "
-          f"speed-up: {reference['seconds'] / ours_seconds:.1f}x")
-    header = (f"{'algorithm':<9} {'point (rlsens)':>14} {'point (rliable)':>15} {'same':>5} "
-              f"{'CI rlsens':>19} {'CI rliable':>19} {'|dLo|/MCse':>10} {'|dHi|/MCse':>10}")
+    print(
+        f"IQM 95% percentile CIs, {ALGORITHMS} algorithms x {ENVS} envs x {RUNS} runs, "
+        f"{args.reps} reps"
+    )
+    print(
+        f"rliable 1.2.0: {reference['seconds']:.2f} s   rlsens: {ours_seconds:.3f} s   "
+        f"(median of {args.repeat}: {', '.join(f'{t:.2f}' for t in timings)})   "
+        f"speed-up: {reference['seconds'] / ours_seconds:.1f}x"
+    )
+    header = (
+        f"{'algorithm':<9} {'point (rlsens)':>14} {'point (rliable)':>15} {'same':>5} "
+        f"{'CI rlsens':>19} {'CI rliable':>19} {'|dLo|/MCse':>10} {'|dHi|/MCse':>10}"
+    )
     print(header)
     for name in scores:
         row = ours.loc[name]
         lo_r, hi_r = reference["cis"][name]
         replicates = stratified_bootstrap(
-            score_tasks(frame[frame["algorithm"] == name]), batched_iqm, args.reps,
+            score_tasks(frame[frame["algorithm"] == name]),
+            batched_iqm,
+            args.reps,
             derive_rng(0, name),
         )
         # Two independent bootstraps: the difference of endpoints has sd sqrt(2) * se.
         se_lo = np.sqrt(2) * endpoint_se(replicates, 0.025)
         se_hi = np.sqrt(2) * endpoint_se(replicates, 0.975)
         same = row["point"] == reference["points"][name]
-        print(f"{name:<9} {row['point']:>14.6f} {reference['points'][name]:>15.6f} "
-              f"{'yes' if same else 'NO':>5} "
-              f"[{row['lower']:.4f}, {row['upper']:.4f}]  [{lo_r:.4f}, {hi_r:.4f}] "
-              f"{abs(row['lower'] - lo_r) / se_lo:>10.2f} "
-              f"{abs(row['upper'] - hi_r) / se_hi:>10.2f}")
+        print(
+            f"{name:<9} {row['point']:>14.6f} {reference['points'][name]:>15.6f} "
+            f"{'yes' if same else 'NO':>5} "
+            f"[{row['lower']:.4f}, {row['upper']:.4f}]  [{lo_r:.4f}, {hi_r:.4f}] "
+            f"{abs(row['lower'] - lo_r) / se_lo:>10.2f} "
+            f"{abs(row['upper'] - hi_r) / se_hi:>10.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -44,16 +44,27 @@ def timed_sections(timings: dict[str, float]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None, help="report directory (default: temp)")
-    parser.add_argument("--reps", type=int, default=ReportOptions.reps,
-                        help="aggregate bootstrap replicates (default: the report default)")
+    parser.add_argument(
+        "--reps",
+        type=int,
+        default=ReportOptions.reps,
+        help="aggregate bootstrap replicates (default: the report default)",
+    )
     args = parser.parse_args()
 
     start = time.perf_counter()
-    runs, curves = make_tables(algorithms=("ppo", "sac", "td3"), envs=tuple(ENV_SCALES),
-                               n_configs=105, seeds=8, eval_points=5)
+    runs, curves = make_tables(
+        algorithms=("ppo", "sac", "td3"),
+        envs=tuple(ENV_SCALES),
+        n_configs=105,
+        seeds=8,
+        eval_points=5,
+    )
     manifest = make_manifest(runs)
-    print(f"synthetic store: {len(runs):,} runs, {len(curves):,} curve rows "
-          f"({time.perf_counter() - start:.1f} s to generate)")
+    print(
+        f"synthetic store: {len(runs):,} runs, {len(curves):,} curve rows "
+        f"({time.perf_counter() - start:.1f} s to generate)"
+    )
 
     timings: dict[str, float] = {}
     timed_sections(timings)
@@ -66,8 +77,10 @@ def main() -> None:
         size = index.stat().st_size / 1e6
     for name, seconds in sorted(timings.items(), key=lambda kv: -kv[1]):
         print(f"  {name:<20s} {seconds:6.2f} s")
-    print(f"build_report: {total:.1f} s for {len(runs):,} runs, {n_figures} figures (PDF+PNG), "
-          f"index.html {size:.1f} MB, reps={args.reps:,} (target < 60 s)")
+    print(
+        f"build_report: {total:.1f} s for {len(runs):,} runs, {n_figures} figures (PDF+PNG), "
+        f"index.html {size:.1f} MB, reps={args.reps:,} (target < 60 s)"
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ environment even though zoo/per-env defaults make its full hyperparameters diffe
 from __future__ import annotations
 
 import copy
-import inspect
+import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -21,16 +22,62 @@ import pandas as pd
 from rlsens.spec import RunSpec, stable_hash
 from rlsens.suite import Suite
 from rlsens.suite.designs import generate
-from rlsens.suite.vocabulary import OFF_POLICY, algorithm_class
+from rlsens.suite.vocabulary import OFF_POLICY
 
-# Training throughput in env steps per CPU-second, measured with SB3 on a 2-core machine with
-# one torch thread per run (off-policy classes with 256x256 networks, one gradient step per
-# env step; on-policy classes with SB3 default networks).
-STEPS_PER_CPU_SECOND = {"DDPG": 60.0, "TD3": 60.0, "SAC": 55.0, "PPO": 1500.0, "A2C": 1500.0,
-                        "DQN": 600.0}
-# Evaluation cost: about 0.08 s per 200-step episode on the same machine.
-EVAL_SECONDS_PER_STEP = 0.08 / 200
+# The cost model of ``estimate_cpu_seconds``: CPU-seconds fitted (least squares) to SB3 2.x
+# runs timed with ``time.process_time`` on the 2-core development machine, one torch thread per
+# run, next to other jobs: 16 off-policy runs (DDPG/TD3/SAC on Pendulum-v1 and
+# InvertedPendulum-v5: networks [64, 64] to [400, 300], batch 32/256, train_freq 1/8), 7 DQN
+# runs (CartPole-v1, Acrobot-v1: [64, 64]/[256, 256], batch 32-512, train_freq 1-8) and 10
+# PPO/A2C runs (1-8 envs, rollouts 5-2048 steps, batch 32-256, 1-10 epochs, [64, 64] and
+# [256, 256]). Every fitted run is reproduced within 20 %; the published anchors (DDPG/TD3 about
+# 60 env steps per CPU-second at [400, 300] with 10k warm-up steps, SAC about 55 at [256, 256])
+# within 25 %.
+#
+# A gradient update (off-policy gradient step, PPO/A2C minibatch) costs
+# ``a + b * batch * weights`` seconds (``UPDATE_SECONDS``), ``weights`` being the size of one
+# hidden network (``_weights``).
+UPDATE_SECONDS = {  # class -> (a, b)
+    "DDPG": (2.7e-3, 3.3e-10),
+    "TD3": (2.7e-3, 3.3e-10),
+    "SAC": (5.0e-3, 5.7e-10),
+    "DQN": (1.45e-3, 1.5e-10),
+    "PPO": (2.3e-3, 2.6e-10),
+    "A2C": (2.2e-3, 2.6e-10),
+}
+# Off-policy: each ``train()`` call (once per ``train_freq`` env steps) costs this much on top of
+# its gradient steps; it is why train_freq 8 with 8 gradient steps is cheaper than 1 with 1.
+TRAIN_CALL_SECONDS = {"DDPG": 5.0e-4, "TD3": 5.0e-4, "SAC": 2.2e-4, "DQN": 2.5e-4}
+# Per env step outside the updates (environment, action selection, buffer writes). Off-policy
+# classes use one env; on-policy classes step ``n_envs`` envs with one batched forward pass:
+# ``ON_POLICY_STEP_SECONDS + ON_POLICY_FORWARD_SECONDS / n_envs``.
+OFF_POLICY_STEP_SECONDS = {"DDPG": 3.0e-4, "TD3": 3.0e-4, "SAC": 3.0e-4, "DQN": 1.5e-4}
+ON_POLICY_STEP_SECONDS = 3.5e-5
+ON_POLICY_FORWARD_SECONDS = 4.7e-4
+# SB3 constructor defaults the estimate needs when a run does not set them.
+CLASS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "DDPG": {"net_arch": [400, 300], "batch_size": 256, "learning_starts": 100},
+    "TD3": {"net_arch": [400, 300], "batch_size": 256, "learning_starts": 100},
+    "SAC": {"net_arch": [256, 256], "batch_size": 256, "learning_starts": 100},
+    "DQN": {"net_arch": [64, 64], "batch_size": 32, "learning_starts": 100, "train_freq": 4,
+            "gradient_steps": 1},
+    "PPO": {"net_arch": [64, 64], "batch_size": 64, "n_steps": 2048, "n_epochs": 10},
+    "A2C": {"net_arch": [64, 64], "n_steps": 5},
+}
+# Input and output width assumed by ``_weights`` (the estimate does not build environments).
+IO_WIDTH = 16
+# Evaluation: seconds per evaluation env step (deterministic action + env step: 0.07-0.09 s per
+# 200-step Pendulum-v1 episode measured), the episode length assumed when an environment's
+# registration gives no time limit, and the fraction of the time limit assumed for
+# environments whose episodes end when the agent fails (early policies fail fast; good ones
+# last the whole limit).
+EVAL_SECONDS_PER_STEP = 4.5e-4
 DEFAULT_EPISODE_STEPS = 1000
+EARLY_TERMINATION_FRACTION = {"CartPole": 0.5, "InvertedPendulum": 0.5,
+                              "InvertedDoublePendulum": 0.5, "LunarLander": 0.5,
+                              "LunarLanderContinuous": 0.5}
+# Per run: building the environment and the model, writing the result.
+RUN_OVERHEAD_SECONDS = 2.0
 
 
 def config_id(algorithm: str, point: Mapping[str, Any]) -> str:
@@ -94,50 +141,95 @@ def _episode_steps(env_id: str) -> int:
 
 
 def estimate_cpu_seconds(spec: RunSpec) -> float:
-    """A rough CPU-time estimate of one run: training plus evaluation episodes.
+    """A rough CPU-time estimate of one run: training, evaluation episodes and a fixed overhead.
 
-    Training uses ``STEPS_PER_CPU_SECOND`` of the algorithm class, measured with SB3 on a
-    2-core machine with one torch thread per run (off-policy figures are for 256x256
-    networks; smaller networks run faster, so those estimates err high). Evaluation assumes
-    ``budget // every`` evaluations of ``episodes`` full-length episodes at about 0.08 s per
-    200 steps. Off-policy training time is scaled by the ratio of gradient steps per env step
-    (``gradient_steps / train_freq``) to the class default, since updates dominate its cost.
-    Real times vary by a factor of two or more with hardware, network size,
-    ``n_envs``, ``gradient_steps`` and episode lengths; use it to size a suite, not to plan
-    a deadline.
+    Training (constants above, fitted to measured runs): every env step costs a fixed amount
+    (on-policy: less per step with more ``n_envs``), every gradient update
+    ``a + b * batch * weights``. Off-policy classes make ``(budget - learning_starts) /
+    train_freq`` ``train()`` calls of ``gradient_steps`` updates each (``gradient_steps: -1``
+    means one per env step; ``[n, "episode"]`` frequencies count as one call per env step); PPO
+    makes ``n_epochs * ceil(rollout / batch_size)`` minibatch updates per rollout of
+    ``n_steps * n_envs`` steps; A2C one update of the whole rollout. Evaluation assumes
+    ``ceil(budget / every)`` evaluations (the trainer also evaluates at the end) of ``episodes``
+    episodes as long as the time limit (times ``EARLY_TERMINATION_FRACTION`` for environments
+    that end episodes on failure).
+
+    Not modelled: observation and action sizes, ``use_sde``, normalisation, off-policy
+    ``n_envs``, the hardware (expect a factor of two across machines and under load). Use it to
+    size a suite ("minutes or days?"), not to plan a deadline.
     """
-    train = spec.budget / STEPS_PER_CPU_SECOND[spec.algo_class] * _update_factor(spec)
-    episode_steps = int(spec.env_kwargs.get("max_episode_steps") or _episode_steps(spec.env_id))
-    evaluations = max(1, spec.budget // spec.eval.every)
-    return train + evaluations * spec.eval.episodes * episode_steps * EVAL_SECONDS_PER_STEP
+    hp = {**CLASS_DEFAULTS[spec.algo_class], **spec.hyperparameters}
+    a, b = UPDATE_SECONDS[spec.algo_class]
+    weights = _weights(_net_arch(spec.hyperparameters) or hp["net_arch"])
+    if spec.algo_class in OFF_POLICY:
+        calls, per_call = _train_calls(hp, spec.budget)
+        update = a + b * _positive_int(hp.get("batch_size"), 1) * weights
+        train = (spec.budget * OFF_POLICY_STEP_SECONDS[spec.algo_class]
+                 + calls * (TRAIN_CALL_SECONDS[spec.algo_class] + per_call * update))
+    else:
+        n_envs = _positive_int(hp.get("n_envs"), 1)
+        rollout = _positive_int(hp.get("n_steps"), 1) * n_envs
+        if spec.algo_class == "PPO":
+            batch = min(_positive_int(hp.get("batch_size"), 1), rollout)
+            per_rollout = _positive_int(hp.get("n_epochs"), 1) * math.ceil(rollout / batch)
+        else:
+            batch, per_rollout = rollout, 1
+        step = ON_POLICY_STEP_SECONDS + ON_POLICY_FORWARD_SECONDS / n_envs
+        train = spec.budget * step + spec.budget / rollout * per_rollout * (
+            a + b * batch * weights)
+    return RUN_OVERHEAD_SECONDS + train + _evaluation_seconds(spec)
 
 
-def _updates_per_step(hyperparameters: Mapping[str, Any]) -> float | None:
+def _evaluation_seconds(spec: RunSpec) -> float:
+    limit = int(spec.env_kwargs.get("max_episode_steps") or _episode_steps(spec.env_id))
+    fraction = EARLY_TERMINATION_FRACTION.get(spec.env_id.split("-v")[0], 1.0)
+    evaluations = math.ceil(spec.budget / spec.eval.every)
+    return evaluations * spec.eval.episodes * limit * fraction * EVAL_SECONDS_PER_STEP
+
+
+def _train_calls(hyperparameters: Mapping[str, Any], budget: int) -> tuple[float, float]:
+    """Off-policy ``(train() calls, gradient steps per call)`` over a run of ``budget`` steps."""
+    learning_starts = hyperparameters.get("learning_starts", 0)
+    if not isinstance(learning_starts, int | float) or learning_starts < 0:
+        learning_starts = 0
+    steps = max(0.0, budget - learning_starts)
     train_freq = hyperparameters.get("train_freq", 1)
     if isinstance(train_freq, list):
-        train_freq = train_freq[0] if train_freq[1:] in ([], ["step"]) else None
+        train_freq = train_freq[0] if train_freq[1:] in ([], ["step"]) else 1
+    train_freq = train_freq if isinstance(train_freq, int) and train_freq >= 1 else 1
     gradient_steps = hyperparameters.get("gradient_steps", 1)
-    if not isinstance(train_freq, int) or not isinstance(gradient_steps, int) or train_freq < 1:
-        return None
-    return 1.0 if gradient_steps < 0 else gradient_steps / train_freq
+    if not isinstance(gradient_steps, int) or gradient_steps < 0:
+        gradient_steps = train_freq  # -1: as many gradient steps as env steps collected
+    return steps / train_freq, float(gradient_steps)
 
 
-def _update_factor(spec: RunSpec) -> float:
-    """Training cost relative to the class default's update rate (1 for on-policy classes)."""
-    if spec.algo_class not in OFF_POLICY:
-        return 1.0
-    ratio = _updates_per_step(spec.hyperparameters)
-    default = _updates_per_step(_class_defaults(spec.algo_class))
-    if ratio is None or not default:
-        return 1.0
-    return (0.1 + 0.9 * ratio) / (0.1 + 0.9 * default)
+def _positive_int(value: Any, default: int) -> int:
+    return int(value) if isinstance(value, int | float) and value >= 1 else default
 
 
-@cache
-def _class_defaults(algo_class: str) -> dict[str, Any]:
-    params = inspect.signature(algorithm_class(algo_class).__init__).parameters
-    return {name: list(p.default) if isinstance(p.default, tuple) else p.default
-            for name, p in params.items() if name in ("train_freq", "gradient_steps")}
+def _net_arch(hyperparameters: Mapping[str, Any]) -> Any:
+    """The run's network: ``net_arch`` shorthand, else ``policy_kwargs.net_arch``."""
+    kwargs = hyperparameters.get("policy_kwargs")
+    if "net_arch" in hyperparameters and hyperparameters["net_arch"] is not None:
+        return hyperparameters["net_arch"]
+    if isinstance(kwargs, Mapping) and kwargs.get("net_arch") is not None:
+        return kwargs["net_arch"]
+    return None
+
+
+def _weights(net_arch: Any) -> float:
+    """Weights of one hidden MLP of ``net_arch`` with ``IO_WIDTH`` inputs and outputs.
+
+    A mapping (``pi``/``vf``/``qf``) averages its networks, because the fitted update costs
+    already count the class's actor and critic(s) as networks of the same size.
+    """
+    if isinstance(net_arch, Mapping):
+        nets = [_weights(v) for v in net_arch.values() if isinstance(v, list)]
+        return sum(nets) / len(nets) if nets else _weights([64, 64])
+    if not isinstance(net_arch, list) or not all(isinstance(w, int) for w in net_arch):
+        return _weights([64, 64])
+    widths = [IO_WIDTH, *net_arch, IO_WIDTH]
+    return float(sum(x * y for x, y in itertools.pairwise(widths)))
 
 
 def build_plan(suite: Suite) -> Plan:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
@@ -12,7 +13,16 @@ from pathlib import Path
 import pytest
 
 from rlsens.errors import SuiteError
-from rlsens.plan import STEPS_PER_CPU_SECOND, build_plan, config_id, estimate_cpu_seconds
+from rlsens.plan import (
+    EVAL_SECONDS_PER_STEP,
+    OFF_POLICY_STEP_SECONDS,
+    RUN_OVERHEAD_SECONDS,
+    TRAIN_CALL_SECONDS,
+    UPDATE_SECONDS,
+    build_plan,
+    config_id,
+    estimate_cpu_seconds,
+)
 from rlsens.spec import EvalProtocol, Resources, RunSpec
 from rlsens.suite import load_suite
 
@@ -133,12 +143,72 @@ def test_summary(suite_path):
 
 
 def test_cost_estimate(suite_path):
-    run = build_plan(load_suite(suite_path)).runs[0]
-    train = run.budget / STEPS_PER_CPU_SECOND["SAC"]
-    evals = (run.budget // run.eval.every) * run.eval.episodes * 200 * 0.08 / 200
-    assert estimate_cpu_seconds(run) == pytest.approx(train + evals)
+    run = build_plan(load_suite(suite_path)).runs[0]  # SAC [64, 64], 1000 steps, 100 warm-up
+    a, b = UPDATE_SECONDS["SAC"]
+    update = a + b * 256 * (16 * 64 + 64 * 64 + 64 * 16)
+    train = 1000 * OFF_POLICY_STEP_SECONDS["SAC"] + 900 * (TRAIN_CALL_SECONDS["SAC"] + update)
+    evals = 2 * run.eval.episodes * 200 * EVAL_SECONDS_PER_STEP  # at 500 and 1000 steps
+    assert estimate_cpu_seconds(run) == pytest.approx(RUN_OVERHEAD_SECONDS + train + evals)
     halved = dataclasses.replace(run, hyperparameters={**run.hyperparameters, "train_freq": 2})
     assert estimate_cpu_seconds(halved) < estimate_cpu_seconds(run)
+
+
+def _spec(algo_class: str, budget: int = 20000, env_id: str = "Pendulum-v1",
+          every: int = 10**9, **hyperparameters) -> RunSpec:
+    return RunSpec(suite="s", algorithm=algo_class.lower(), algo_class=algo_class, env_id=env_id,
+                   env_kwargs={}, policy="MlpPolicy", hyperparameters=hyperparameters, point={},
+                   config_id="c", seed=0, seed_role="all", budget=budget,
+                   eval=EvalProtocol(every=every, episodes=10, final=1), resources=Resources())
+
+
+def _steps_per_second(spec: RunSpec) -> float:
+    evaluation = math.ceil(spec.budget / spec.eval.every) * 10 * 200 * EVAL_SECONDS_PER_STEP
+    return spec.budget / (estimate_cpu_seconds(spec) - RUN_OVERHEAD_SECONDS - evaluation)
+
+
+@pytest.mark.parametrize(("spec", "measured"), [
+    # peers.md 8.2 and the measurements behind rlsens.plan (env steps per CPU-second)
+    (_spec("DDPG", learning_starts=10000, net_arch=[400, 300]), 20000 / 180),
+    (_spec("TD3", learning_starts=10000, net_arch=[400, 300]), 20000 / 180),
+    (_spec("SAC", learning_starts=100), 55.0),
+    (_spec("DDPG", learning_starts=200, net_arch=[64, 64]), 2000 / 7.2),
+    (_spec("SAC", learning_starts=200, net_arch=[64, 64]), 2000 / 11.5),
+    (_spec("DQN", env_id="CartPole-v1", learning_starts=0), 6000 / 4.15),
+    (_spec("PPO", n_envs=4, n_steps=1024, n_epochs=10, batch_size=64), 16384 / 8.6),
+    (_spec("A2C", n_envs=8, n_steps=8), 16000 / 2.14),
+])
+def test_cost_estimate_matches_measured_throughput(spec, measured):
+    assert _steps_per_second(spec) == pytest.approx(measured, rel=0.3)
+
+
+def test_cost_estimate_scales_with_the_work():
+    base = _spec("DDPG", learning_starts=100, net_arch=[64, 64], batch_size=256)
+    def cost(**changes):
+        return estimate_cpu_seconds(dataclasses.replace(
+            base, hyperparameters={**base.hyperparameters, **changes}))
+    assert cost(net_arch=[400, 300]) > 2 * cost()
+    assert cost(batch_size=2048) > cost() > cost(batch_size=32)
+    assert cost(learning_starts=10000) < 0.6 * cost()
+    assert cost(train_freq=8, gradient_steps=8) < cost() < cost(train_freq=1, gradient_steps=4)
+    assert cost(gradient_steps=-1, train_freq=[1, "episode"]) == pytest.approx(cost())
+    assert cost(policy_kwargs={"net_arch": [400, 300]}, net_arch=None) == pytest.approx(
+        cost(net_arch=[400, 300]))
+    ppo = _spec("PPO", n_steps=1024, batch_size=64)
+    more_epochs = dataclasses.replace(ppo, hyperparameters={**ppo.hyperparameters, "n_epochs": 20})
+    assert estimate_cpu_seconds(more_epochs) > 1.3 * estimate_cpu_seconds(ppo)
+    assert estimate_cpu_seconds(_spec("DQN")) < estimate_cpu_seconds(_spec("DQN", train_freq=1))
+
+
+def test_cost_estimate_counts_evaluation():
+    quiet = _spec("PPO", env_id="Pendulum-v1")
+    evaluated = dataclasses.replace(quiet, eval=EvalProtocol(every=3000, episodes=10, final=1))
+    extra = estimate_cpu_seconds(evaluated) - estimate_cpu_seconds(quiet)
+    assert extra == pytest.approx((7 - 1) * 10 * 200 * EVAL_SECONDS_PER_STEP)
+    # episodes that end on failure are assumed to last half the time limit
+    cart = _spec("PPO", env_id="CartPole-v1", every=3000)
+    cart_quiet = _spec("PPO", env_id="CartPole-v1")
+    assert estimate_cpu_seconds(cart) - estimate_cpu_seconds(cart_quiet) == pytest.approx(
+        (7 - 1) * 10 * 500 * 0.5 * EVAL_SECONDS_PER_STEP)
 
 
 def test_smoke_suite_is_a_few_minutes():
