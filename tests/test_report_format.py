@@ -114,3 +114,17 @@ def test_merge_manifests_pools_plans_and_reports_conflicts():
     assert any("Pendulum-v1" in w for w in merged["merge_warnings"])
     assert [s["name"] for s in merged["sources"]] == ["a", "b", "store 3"]
     assert merged["sources"][0]["provenance"]["git_commit"] == "abc"
+
+
+def test_log_scaled_hyperparameters_follow_the_suite() -> None:
+    from rlsens.report.manifest import log_scaled_hyperparameters
+
+    manifest = {"suite": {"resolved": {"algorithms": {"ddpg": {"search_space": {
+        "learning_rate": {"dist": "log_uniform", "low": 1e-5, "high": 1e-3},
+        "batch_size": {"dist": "int", "low": 32, "high": 512, "log": True},
+        "train_freq": {"dist": "int", "low": 1, "high": 10, "log": False},
+        "noise_std": {"dist": "uniform", "low": 0.0, "high": 0.5},
+        "gamma": {"derived": "1 - one_minus_gamma"},
+    }}}}}}
+    assert log_scaled_hyperparameters(manifest) == {"ddpg": {"learning_rate", "batch_size"}}
+    assert log_scaled_hyperparameters({}) == {}

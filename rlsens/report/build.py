@@ -14,6 +14,7 @@ from rlsens import analysis
 from rlsens.report.bibliography import Citations
 from rlsens.report.figures import FigureStore, algorithm_palette, figure_style
 from rlsens.report.html import render_index
+from rlsens.report.manifest import log_scaled_hyperparameters
 from rlsens.report.methods import methods_paragraphs
 from rlsens.report.options import ReportOptions
 from rlsens.report.overview import build_overview, provenance_rows
@@ -55,6 +56,7 @@ def build_report(
         palette=algorithm_palette([str(a) for a in runs["algorithm"].unique()]),
         figure_store=FigureStore(out_dir / "figures"),
         citations=citations,
+        log_scaled=log_scaled_hyperparameters(manifest),
     )
     with figure_style():
         sections = run_sections(ctx)

@@ -248,8 +248,12 @@ def _is_numeric(values: pd.Series) -> bool:
 
 
 def sensitivity_curves(curves: pd.DataFrame, colour: tuple[float, float, float],
-                       algorithm: str, ylabel: str) -> Figure:
-    """One algorithm: a panel per hyperparameter, a line per environment (style, not colour)."""
+                       algorithm: str, ylabel: str, log_scaled: set[str]) -> Figure:
+    """One algorithm: a panel per hyperparameter, a line per environment (style, not colour).
+
+    Hyperparameters sampled on a log scale (``log_scaled``) get a log x-axis, so the curve is
+    drawn in the coordinates the design spread its points in.
+    """
     params = sorted(curves["param"].unique())
     envs = sorted(curves["env_id"].unique())
     fig, axes = _grid(len(params), max_cols=4, width=3.2, height=2.7)
@@ -284,7 +288,7 @@ def sensitivity_curves(curves: pd.DataFrame, colour: tuple[float, float, float],
             handles.setdefault(env, line)
         if numeric:
             values = pd.to_numeric(part["value"]).to_numpy(dtype=float)
-            if values.min() > 0 and values.max() / values.min() >= 100:
+            if param in log_scaled and values.min() > 0:
                 _log_x(ax)
         else:
             ax.set_xticks(range(len(categories)))

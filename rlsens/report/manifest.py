@@ -111,3 +111,22 @@ def merge_manifests(manifests: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "sources": sources,
         "merge_warnings": warnings,
     }
+
+
+def log_scaled_hyperparameters(manifest: Mapping[str, Any]) -> dict[str, set[str]]:
+    """Per algorithm, the searched hyperparameters the suite samples on a log scale."""
+    algorithms = get(manifest, "suite", "resolved", "algorithms", default={})
+    if not isinstance(algorithms, Mapping):
+        return {}
+    out: dict[str, set[str]] = {}
+    for label, spec in algorithms.items():
+        space = get(spec, "search_space", default={})
+        if isinstance(space, Mapping):
+            out[str(label)] = {str(name) for name, dim in space.items() if _is_log(dim)}
+    return out
+
+
+def _is_log(dim: Any) -> bool:
+    if not isinstance(dim, Mapping):
+        return False
+    return dim.get("dist") == "log_uniform" or (dim.get("dist") == "int" and bool(dim.get("log")))

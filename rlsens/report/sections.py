@@ -59,6 +59,7 @@ class Context:
     palette: Palette
     figure_store: FigureStore
     citations: Citations
+    log_scaled: dict[str, set[str]] = field(default_factory=dict)
     used: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -259,7 +260,7 @@ def section_sensitivity_curves(ctx: Context, section: Section) -> None:
     for algorithm, part in curves.groupby("algorithm", sort=True):
         section.figures.append(ctx.figure(
             figures.sensitivity_curves(part, ctx.palette[algorithm], str(algorithm),
-                                       ctx.score_label),
+                                       ctx.score_label, ctx.log_scaled.get(str(algorithm), set())),
             f"sensitivity_curves_{figure_slug(algorithm)}",
             f"{algorithm}: mean configuration score (over seeds, then over the configurations "
             "in each value bin) against each hyperparameter, per environment (line style; "
@@ -348,9 +349,19 @@ def section_pair_heatmap(ctx: Context, section: Section) -> None:
     pairs = imp[(imp["order"] == 2) & imp["importance"].notna()]
     require(len(pairs) > 0, "No pair of hyperparameters was searched together.")
     means = analysis.config_means(ctx.nscores)
+    mains = imp[imp["order"] == 1].set_index(["algorithm", "term"])["importance"].fillna(0.0)
     for algorithm, part in pairs.groupby("algorithm", sort=True):
-        top = part.sort_values("importance", ascending=False).iloc[0]
-        param_a, param_b = (t.strip() for t in str(top["term"]).split("×"))
+        # The pair whose two hyperparameters together explain the most variance (main effects
+        # plus interaction): what a reader wants to see jointly, even when the interaction
+        # itself is small.
+        terms = [tuple(t.strip() for t in str(term).split("×")) for term in part["term"]]
+        joint = [
+            mains.get((algorithm, a), 0.0) + mains.get((algorithm, b), 0.0) + float(inter)
+            for (a, b), inter in zip(terms, part["importance"], strict=True)
+        ]
+        best = int(np.argmax(joint))
+        param_a, param_b = terms[best]
+        explained = joint[best]
         cm = means[means["algorithm"] == algorithm]
         grid = (cm.assign(_a=_bins(cm[f"hp.{param_a}"]), _b=_bins(cm[f"hp.{param_b}"]))
                 .pivot_table(index="_b", columns="_a", values="score", aggfunc="mean",
@@ -359,10 +370,10 @@ def section_pair_heatmap(ctx: Context, section: Section) -> None:
         section.figures.append(ctx.figure(
             figures.pair_heatmap(grid, str(algorithm), param_a, param_b, ctx.score_label),
             f"pair_heatmap_{figure_slug(algorithm)}",
-            f"{algorithm}: the most important pair ({param_a} × {param_b}, "
-            f"importance {top['importance']:.2f}). Cells: mean of configuration scores (over "
-            "seeds and environments) whose values fall in the bin; numeric axes are binned "
-            "at quantiles for display.",
+            f"{algorithm}: the most important pair ({param_a} × {param_b}: together they "
+            f"explain {explained:.2f} of the variance, main effects and interaction). Cells: "
+            "mean of configuration scores (over seeds and environments) whose values fall in "
+            "the bin; numeric axes are binned at quantiles for display.",
         ))
 
 
