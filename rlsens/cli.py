@@ -12,9 +12,15 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rlsens.errors import RlsensError, UsageError
 from rlsens.store import ResultStore
+
+if TYPE_CHECKING:  # imported lazily at run time: the CLI should start fast
+    import pandas as pd
+
+    from rlsens.report import ReportOptions
 
 EXIT_OK, EXIT_RUNS_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 SUITES_DIR = Path("suites")
@@ -100,6 +106,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         again = " ".join(["rlsens", *sys.argv[1:]]) if sys.argv[1:] else "rlsens run ..."
         print(f"Interrupted. Finished runs are kept; resume with: {again}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    if outcome.not_run:
+        print(
+            f"{outcome.not_run} runs were lost (their worker or node died on every attempt) "
+            "and were not stored; run the same command again to retry them.",
+            file=sys.stderr,
+        )
+        return EXIT_RUNS_FAILED
     if outcome.failed:
         print(
             f"{outcome.failed} runs failed or timed out; `rlsens status {results}` lists "
@@ -169,8 +182,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _report_options(args: argparse.Namespace):
+def _report_options(args: argparse.Namespace) -> ReportOptions:
     from rlsens.report import ReportOptions
+
+    if args.reps is not None and args.reps < 1:
+        raise UsageError(f"--reps must be at least 1, got {args.reps}")
 
     overrides = {
         key: value
@@ -180,22 +196,34 @@ def _report_options(args: argparse.Namespace):
             ("failed", args.failed),
             ("reps", args.reps),
             ("seed", args.seed),
-            ("reference", args.reference),
+            ("reference_algorithm", args.reference),
         )
         if value is not None
     }
     return ReportOptions(**overrides)
 
 
-def cmd_report(args: argparse.Namespace) -> int:
+def _build(
+    runs: pd.DataFrame,
+    curves: pd.DataFrame,
+    manifest: dict[str, Any],
+    out: Path,
+    options: ReportOptions,
+) -> Path:
+    """Build a report; options the data cannot honour become a usage error, not a traceback."""
     from rlsens.report import build_report
 
+    try:
+        return build_report(runs, curves, manifest, out, options=options)
+    except ValueError as exc:
+        raise UsageError(f"cannot build the report with these options: {exc}") from exc
+
+
+def cmd_report(args: argparse.Namespace) -> int:
     store = ResultStore(resolve_results(args.results))
     tables = store.load()
     out = Path(args.out) if args.out else store.root / "report"
-    index = build_report(
-        tables.runs, tables.curves, tables.manifest, out, options=_report_options(args)
-    )
+    index = _build(tables.runs, tables.curves, tables.manifest, out, _report_options(args))
     print(f"report: {index}")
     return EXIT_OK
 
@@ -203,7 +231,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from rlsens.report import build_report, merge_manifests
+    from rlsens.report import merge_manifests
 
     loaded = [ResultStore(resolve_results(r)).load() for r in args.results]
     runs = pd.concat([t.runs for t in loaded], ignore_index=True)
@@ -215,7 +243,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         runs = runs[~duplicated]
         curves = curves.drop_duplicates(["run_id", "step"])
     manifest = merge_manifests([t.manifest for t in loaded])
-    index = build_report(runs, curves, manifest, Path(args.out), options=_report_options(args))
+    index = _build(runs, curves, manifest, Path(args.out), _report_options(args))
     print(f"comparison report: {index}")
     return EXIT_OK
 
@@ -235,8 +263,9 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--score", choices=["auc", "final"], help="per-run score (default auc)")
     parser.add_argument(
         "--normalization",
-        choices=["none", "reference", "observed", "percentile", "cdf"],
-        help="per-environment normalization (default: percentile with several environments)",
+        choices=["none", "observed", "percentile", "cdf"],
+        help="per-environment normalization (default: percentile with several environments; "
+        "min-max against reference scores is available from Python: ReportOptions.reference)",
     )
     parser.add_argument("--failed", choices=["worst", "exclude"], help="failed-run policy")
     parser.add_argument("--reps", type=int, help="bootstrap replicates for aggregates")

@@ -140,7 +140,12 @@ class ResultStore:
 
     # -- tables ----------------------------------------------------------------------------
     def load(self, planned_only: bool = True) -> StoreTables:
-        """The store's tables; by default only runs of the current plan (see module doc)."""
+        """The store's tables; by default only runs of the current plan (see module doc).
+
+        Seed roles come from the current plan when the manifest has them: a suite that
+        re-splits its seeds into tuning and reporting seeds re-runs nothing, and its analysis
+        must still see the new roles.
+        """
         if not self.root.is_dir():
             raise StoreError(
                 f"{self.root}: no such results folder; run a suite first "
@@ -151,6 +156,11 @@ class ResultStore:
         stored = self.stored_ids()
         keep = stored if (planned is None or not planned_only) else stored & set(planned)
         runs, curves = build_tables(self.results(keep))
+        roles = manifest.get("plan", {}).get("seed_roles")
+        if roles and len(runs):
+            current = {rid: role for role, ids in roles.items() for rid in ids}
+            for table in (runs, curves):
+                table["seed_role"] = table["run_id"].map(current).fillna(table["seed_role"])
         return StoreTables(
             runs=runs,
             curves=curves,

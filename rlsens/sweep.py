@@ -29,6 +29,7 @@ class SweepOutcome:
     executed: int
     statuses: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
+    not_run: int = 0
 
     @property
     def failed(self) -> int:
@@ -43,6 +44,15 @@ def plan_index(runs: Sequence[RunSpec]) -> list[dict[str, Any]]:
     return [
         {"algorithm": alg, "env_id": env, "run_ids": ids} for (alg, env), ids in cells.items()
     ]
+
+
+def seed_roles(runs: Sequence[RunSpec]) -> dict[str, list[str]]:
+    """Run ids per seed role. Roles are not part of a run's identity (re-splitting seeds must
+    not re-run anything), so the analysis takes them from the current plan, not the records."""
+    roles: dict[str, list[str]] = {}
+    for spec in runs:
+        roles.setdefault(spec.seed_role, []).append(spec.run_id)
+    return roles
 
 
 def build_manifest(plan: Plan, previous: dict[str, Any]) -> dict[str, Any]:
@@ -60,6 +70,7 @@ def build_manifest(plan: Plan, previous: dict[str, Any]) -> dict[str, Any]:
             "runs": len(plan.runs),
             "run_ids": [spec.run_id for spec in plan.runs],
             "cells": plan_index(plan.runs),
+            "seed_roles": seed_roles(plan.runs),
         },
         "provenance": {**provenance.collect(), "started_at": provenance.now_utc()},
         "history": [*previous.get("history", [])],
@@ -143,4 +154,5 @@ def run_plan(
         executed=len(todo),
         statuses=dict(statuses),
         interrupted=summary.interrupted,
+        not_run=len(summary.not_run),
     )

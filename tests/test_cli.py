@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 
 from rlsens.cli import main
+from rlsens.record import Evaluation, RunResult
+from rlsens.spec import RunSpec
 from rlsens.store import ResultStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,3 +121,73 @@ def test_sigkill_driver_then_resume_equals_uninterrupted_run(tmp_path: Path) -> 
                                cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert reference.returncode == 0, reference.stderr
     assert _record_contents(killed) == _record_contents(clean)
+
+
+def _store_with(root: Path, algorithm: str, offset: float) -> None:
+    """A small store of one algorithm on two environments, written as `rlsens run` would."""
+    store = ResultStore(root)
+    ids = []
+    for env in ("Pendulum-v1", "CartPole-v1"):
+        for config, lr in enumerate((1e-4, 1e-3, 1e-2)):
+            for seed in range(3):
+                spec = RunSpec(
+                    suite=algorithm, algorithm=algorithm, algo_class="PPO", env_id=env,
+                    hyperparameters={"learning_rate": lr}, seed=seed, budget=1000,
+                    point={"learning_rate": lr}, config_id=f"c{config}",
+                )
+                curve = [Evaluation(step=500 * (i + 1),
+                                    returns=[offset + 10.0 * config + seed + 5.0 * i],
+                                    lengths=[200]) for i in range(2)]
+                store.write(RunResult(spec=spec, status="ok", curve=curve, steps=1000))
+                ids.append(spec.run_id)
+    store.write_manifest({"suite": {"name": algorithm}, "plan": {"runs": len(ids),
+                                                                  "run_ids": ids}})
+
+
+def test_report_and_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _store_with(tmp_path / "a", "alpha", 0.0)
+    _store_with(tmp_path / "b", "beta", 7.0)
+    assert main(["report", str(tmp_path / "a"), "--reps", "200"]) == 0
+    assert (tmp_path / "a" / "report" / "index.html").is_file()
+    assert (tmp_path / "a" / "report" / "tables" / "aggregates.tex").is_file()
+
+    out = tmp_path / "ab"
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out),
+                 "--reps", "200"]) == 0
+    aggregates = pd.read_csv(out / "tables" / "aggregates.csv")
+    assert set(aggregates["algorithm"]) == {"alpha", "beta"}
+    assert set(pd.read_csv(out / "tables" / "probability_of_improvement.csv")["algorithm_x"]) \
+        == {"alpha", "beta"}
+    assert "comparison report" in capsys.readouterr().out
+
+
+def test_resplit_seeds_runs_nothing_and_takes_the_new_roles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    results = tmp_path / "results"
+    common = ["--scale", "tiny", "--backend", "serial", "--no-progress", "--results", str(results)]
+    assert main(["run", str(SMOKE), *common]) == 0
+    assert set(ResultStore(results).load().runs["seed_role"]) == {"all"}
+    split = tmp_path / "smoke.yaml"
+    text = SMOKE.read_text().replace(
+        "seeds: 2\n    evaluation", "seeds: {tune: 1, report: 1}\n    evaluation"
+    )
+    split.write_text(text)
+    capsys.readouterr()
+    assert main(["run", str(split), *common]) == 0
+    assert "0 to run" in capsys.readouterr().err
+    tables = ResultStore(results).load()
+    roles = tables.runs.groupby("seed")["seed_role"].unique().to_dict()
+    assert {seed: list(r) for seed, r in roles.items()} == {0: ["tune"], 1: ["report"]}
+    assert set(tables.curves["seed_role"]) == {"tune", "report"}
+
+
+def test_report_option_errors_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _store_with(tmp_path / "a", "alpha", 0.0)
+    assert main(["report", str(tmp_path / "a"), "--reps", "0"]) == 2
+    assert "--reps" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "a"), "--reps", "100", "--reference", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "a"), "--reps", "100", "--reference", "alpha"]) == 0

@@ -28,9 +28,10 @@ Sink = Callable[[RunResult], None]
 class ExecutionSummary:
     """What happened to a batch of runs, for the CLI's final message and exit code.
 
-    ``not_run`` lists the run ids that were neither finished nor recorded (only non-empty when
-    ``interrupted``); rerunning the same command resumes them because the store skips every
-    run it already holds.
+    ``not_run`` lists the run ids that were neither finished nor recorded: the ones an
+    interruption stopped, and the ones lost to the infrastructure (worker or node dead on
+    every attempt); rerunning the same command runs them because the store skips every run it
+    already holds.
     """
 
     total: int

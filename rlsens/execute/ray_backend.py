@@ -239,22 +239,29 @@ def _options(spec: RunSpec, max_retries: int) -> dict[str, Any]:
     return options
 
 
-def _collect(ref: ray.ObjectRef, spec: RunSpec, max_retries: int) -> RunResult:
+def _collect(ref: ray.ObjectRef, spec: RunSpec, max_retries: int) -> tuple[RunResult, bool]:
+    """The run's result, and whether it was lost to the infrastructure rather than finished.
+
+    A run whose worker or node died on every attempt, or that was cancelled from outside,
+    says nothing about the algorithm: it is reported but never stored, so the next
+    `rlsens run` retries it and the analysis never scores it as the algorithm's failure.
+    """
     try:
         result = ray.get(ref)
     except RayTaskError as exc:
-        return failed_result(spec, f"run function raised:\n{exc}")
+        return failed_result(spec, f"run function raised:\n{exc}"), False
     except TaskCancelledError as exc:
-        return failed_result(spec, f"executor: the run was cancelled from outside: {exc}")
+        return failed_result(spec, f"executor: the run was cancelled from outside: {exc}"), True
     except RayError as exc:
         return failed_result(
             spec,
             f"executor: the run's worker died on each of {max_retries + 1} attempts "
             f"(Ray max_retries={max_retries}); last error:\n{exc}",
-        )
+        ), True
     if result.run_id != spec.run_id:
-        return failed_result(spec, f"executor: run function returned the result of {result.run_id}")
-    return result
+        message = f"executor: run function returned the result of {result.run_id}"
+        return failed_result(spec, message), False
+    return result, False
 
 
 def run_ray(
@@ -287,11 +294,13 @@ def run_ray(
             ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=WAIT_TIMEOUT_S)
             for ref in ready:
                 spec = in_flight.pop(ref)
-                result = _collect(ref, spec, max_retries)
+                result, lost = _collect(ref, spec, max_retries)
+                progress.finished(result)
+                if lost:  # left in the summary's not_run: the next invocation retries it
+                    continue
                 sink(result)
                 done.add(spec.run_id)
                 counts[result.status] += 1
-                progress.finished(result)
             progress.refresh()
     except KeyboardInterrupt:
         interrupted = True

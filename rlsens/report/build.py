@@ -37,6 +37,12 @@ def build_report(
     """
     options = options or ReportOptions()
     manifest = dict(manifest or {})
+    known = sorted(str(a) for a in runs["algorithm"].unique()) if "algorithm" in runs else []
+    if options.reference_algorithm is not None and options.reference_algorithm not in known:
+        raise ValueError(
+            f"reference algorithm {options.reference_algorithm!r} is not in the results; "
+            f"algorithms: {', '.join(known) or 'none'}"
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     tables_dir = out_dir / "tables"

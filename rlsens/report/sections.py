@@ -300,8 +300,9 @@ def section_importance(ctx: Context, section: Section) -> None:
     section.figures.append(ctx.figure(
         figures.importance_bars(overall, ctx.palette), "importance",
         "Share of the variance of configuration scores explained by each hyperparameter and "
-        "pair (functional ANOVA; bars: mean over environments, error bars: std over forest "
-        "trees when a surrogate was used).",
+        "pair (functional ANOVA of each configuration's mean score over environments, on "
+        "configurations run on every environment; error bars: std over forest trees when a "
+        "surrogate was used; per-environment values are in the table below).",
     ))
     ranked = overall.sort_values(["order", "algorithm", "importance"],
                                  ascending=[True, True, False])

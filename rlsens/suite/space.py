@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import math
 import operator
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +37,7 @@ class ExpressionError(ValueError):
 
 
 @dataclass(frozen=True)
-class Dimension:
+class Dimension(ABC):
     """One entry of an algorithm's ``search_space``.
 
     ``aux`` dimensions are sampled (and appear in the point, so the analysis can treat them
@@ -51,11 +52,13 @@ class Dimension:
         """Whether the design varies this dimension (fixed and derived ones it does not)."""
         return True
 
+    @abstractmethod
     def from_unit(self, u: float) -> Any:
-        raise NotImplementedError
+        """The value at unit-cube coordinate ``u`` in [0, 1) (inverse CDF of the design)."""
 
+    @abstractmethod
     def grid(self, levels: int) -> list[Any]:
-        raise NotImplementedError
+        """The values a grid or one-at-a-time design visits."""
 
     def center(self) -> Any:
         """The default when neither ``hyperparameters`` nor ``default:`` give one."""
