@@ -14,6 +14,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -94,3 +95,15 @@ def calls(directory: Path) -> dict[str, int]:
         run_id = path.name.split("-")[0]
         counts[run_id] = counts.get(run_id, 0) + 1
     return counts
+
+
+def collecting_sink() -> tuple[list[RunResult], list[int], Callable[[RunResult], None]]:
+    """A sink that keeps every result and the pid of the process that received it."""
+    results: list[RunResult] = []
+    pids: list[int] = []
+
+    def sink(result: RunResult) -> None:
+        results.append(result)
+        pids.append(os.getpid())
+
+    return results, pids, sink

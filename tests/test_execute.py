@@ -34,17 +34,6 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 
 
-def collect() -> tuple[list[RunResult], list[int], callable]:
-    results: list[RunResult] = []
-    pids: list[int] = []
-
-    def sink(result: RunResult) -> None:
-        results.append(result)
-        pids.append(os.getpid())
-
-    return results, pids, sink
-
-
 def trainer_specs(n: int) -> list[RunSpec]:
     return [
         RunSpec(
@@ -66,7 +55,7 @@ def trainer_specs(n: int) -> list[RunSpec]:
 
 def test_serial_runs_each_spec_once_and_pins_threads(tmp_path):
     specs = helpers.make_specs(3, tmp_path)
-    results, pids, sink = collect()
+    results, pids, sink = helpers.collecting_sink()
     before = torch.get_num_threads()
     summary = execute(
         [*specs, specs[0]], sink, backend="serial", run_fn=helpers.sleeping_run, progress=False
@@ -83,7 +72,7 @@ def test_serial_runs_each_spec_once_and_pins_threads(tmp_path):
 
 def test_serial_raising_run_fn_is_recorded_as_failed_once(tmp_path):
     specs = helpers.make_specs(4, tmp_path)
-    results, _, sink = collect()
+    results, _, sink = helpers.collecting_sink()
     stream = io.StringIO()
     summary = execute(specs, sink, backend="serial", run_fn=helpers.raising_run, stream=stream)
     assert (summary.ok, summary.failed) == (2, 2)
@@ -133,7 +122,7 @@ def test_empty_plan_does_not_start_ray():
 
 @pytest.mark.slow
 def test_serial_with_real_trainer():
-    results, _, sink = collect()
+    results, _, sink = helpers.collecting_sink()
     summary = execute(trainer_specs(1), sink, backend="serial", progress=False)
     assert summary.ok == 1, results[0].error
     assert results[0].device == "cpu" and results[0].curve
@@ -184,7 +173,7 @@ def test_rich_display_on_a_terminal(tmp_path):
 def test_ray_local_instance_with_real_trainer():
     assert not ray.is_initialized()
     specs = trainer_specs(2)
-    results, pids, sink = collect()
+    results, pids, sink = helpers.collecting_sink()
     summary = execute(specs, sink, backend="ray", progress=False)
     assert sorted(r.run_id for r in results) == sorted(s.run_id for s in specs)
     assert set(pids) == {os.getpid()}  # the sink ran in the driver only

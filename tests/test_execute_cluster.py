@@ -63,24 +63,13 @@ def cluster():
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def sinker() -> tuple[list[RunResult], list[int], callable]:
-    results: list[RunResult] = []
-    pids: list[int] = []
-
-    def sink(result: RunResult) -> None:
-        results.append(result)
-        pids.append(os.getpid())
-
-    return results, pids, sink
-
-
 def info(result: RunResult, key: str):
     return json.loads(result.versions[key])
 
 
 def test_every_run_once_on_three_nodes_sink_in_driver(cluster, tmp_path):
     specs = helpers.make_specs(6, tmp_path, sleep=0.5)
-    results, pids, sink = sinker()
+    results, pids, sink = helpers.collecting_sink()
     summary = execute(
         specs, sink, address=cluster.address, run_fn=helpers.sleeping_run, progress=False
     )
@@ -96,7 +85,7 @@ def test_every_run_once_on_three_nodes_sink_in_driver(cluster, tmp_path):
 
 def test_raising_run_fn_is_failed_and_not_retried(cluster, tmp_path):
     specs = helpers.make_specs(4, tmp_path)
-    results, _, sink = sinker()
+    results, _, sink = helpers.collecting_sink()
     summary = execute(
         specs, sink, address=cluster.address, run_fn=helpers.raising_run, progress=False
     )
@@ -112,7 +101,7 @@ def test_worker_node_dies_mid_sweep_runs_complete_once(cluster, tmp_path):
     victim = cluster.initial_workers[0]
     victim_id = victim.node_id
     specs = helpers.make_specs(6, tmp_path, sleep=3.0)
-    results, _, sink = sinker()
+    results, _, sink = helpers.collecting_sink()
 
     def kill_when_victim_busy() -> None:
         deadline = time.monotonic() + 60
@@ -148,7 +137,7 @@ def test_fractional_logical_gpus(cluster, tmp_path):
     cluster.wait_for_nodes()
     try:
         specs = helpers.make_specs(8, tmp_path, sleep=2.0, gpus=0.5)
-        results, _, sink = sinker()
+        results, _, sink = helpers.collecting_sink()
         summary = execute(
             specs,
             sink,
