@@ -23,7 +23,6 @@ task only, with that task's own run count. ``task_bootstrap=True`` also redraws 
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -31,6 +30,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
+from rlsens.analysis._rng import derive_rng
 from rlsens.analysis.scores import carry_attrs
 
 Tasks = ArrayLike | Sequence[ArrayLike]
@@ -146,14 +146,6 @@ def point_metric(name: str, tasks: Tasks, gamma: float = 1.0) -> float:
     if name not in funcs:
         raise ValueError(f"metric must be one of {METRICS}, got {name!r}")
     return funcs[name](tasks)
-
-
-def derive_rng(seed: int | np.random.Generator, *keys: str) -> np.random.Generator:
-    """An independent generator per (seed, keys): one algorithm's CI does not change when
-    another algorithm is added to the table (keys are hashed with CRC32, not enumerated)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng([int(seed), *(zlib.crc32(k.encode()) for k in keys)])
 
 
 def stratified_indices(

@@ -19,7 +19,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from rlsens.analysis.aggregates import derive_rng, percentile_interval, stratified_bootstrap
+from rlsens.analysis._rng import derive_rng
+from rlsens.analysis.aggregates import percentile_interval, stratified_bootstrap
 from rlsens.analysis.profiles import probability_of_improvement_tasks
 from rlsens.analysis.scores import carry_attrs
 

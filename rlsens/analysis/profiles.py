@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from rlsens.analysis._rng import derive_rng
 from rlsens.analysis.aggregates import (
     as_tasks,
     batched_iqm,
-    derive_rng,
     iqm,
     percentile_interval,
     score_tasks,

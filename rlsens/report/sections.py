@@ -107,7 +107,7 @@ def require_multi_env(ctx: Context, what: str) -> None:
 
 
 def require_hyperparameters(ctx: Context) -> None:
-    hp = [c for c in ctx.nscores.columns if c.startswith("hp.")]
+    hp = analysis.hp_columns(ctx.nscores)
     require(bool(hp), "No hyperparameter was searched (no hp.* columns).")
     require(int(ctx.nscores.groupby("algorithm")["config_id"].nunique().max()) > 1,
             "Every algorithm has a single configuration: no hyperparameter varies.")
@@ -284,17 +284,12 @@ def _importance(ctx: Context) -> pd.DataFrame:
     return ctx.used["importance_frame"]
 
 
-def _overall(imp: pd.DataFrame) -> pd.DataFrame:
-    """The cross-env rows when present, else the single environment's."""
-    return imp[imp["env_id"] == "all"] if (imp["env_id"] == "all").any() else imp
-
-
 def section_importance(ctx: Context, section: Section) -> None:
     require_scores(ctx)
     require_hyperparameters(ctx)
     require_variance(ctx)
     imp = _importance(ctx)
-    overall = _overall(imp).dropna(subset=["importance"])
+    overall = analysis.overall_importance(imp).dropna(subset=["importance"])
     require(len(overall) > 0, "Importance is undefined: configuration scores do not vary.")
     ctx.used["importance"] = sorted(set(imp["method"].dropna()))
     section.figures.append(ctx.figure(
@@ -325,49 +320,15 @@ def section_importance(ctx: Context, section: Section) -> None:
         ))
 
 
-def _bins(values: pd.Series, bins: int = 5) -> pd.Categorical:
-    """Ordered display bins for a heatmap axis: quantile bins for many numeric values (labelled
-    by the range of values inside each), else the values themselves."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().all() and numeric.nunique() > bins:
-        codes = pd.qcut(numeric, bins, labels=False, duplicates="drop")
-        ranges = numeric.groupby(codes).agg(["min", "max"])
-        labels = {code: f"{r['min']:.3g}–{r['max']:.3g}" for code, r in ranges.iterrows()}
-        return pd.Categorical(codes.map(labels), categories=[labels[c] for c in sorted(labels)],
-                              ordered=True)
-    if numeric.notna().all():
-        order = [str(v) for v in sorted(numeric.unique())]
-        return pd.Categorical(numeric.map(str), categories=order, ordered=True)
-    text = values.astype(str)
-    return pd.Categorical(text, categories=sorted(text.unique()), ordered=True)
-
-
 def section_pair_heatmap(ctx: Context, section: Section) -> None:
     require_scores(ctx)
     require_hyperparameters(ctx)
     require_variance(ctx)
-    imp = _overall(_importance(ctx))
-    pairs = imp[(imp["order"] == 2) & imp["importance"].notna()]
+    pairs = analysis.most_important_pairs(_importance(ctx))
     require(len(pairs) > 0, "No pair of hyperparameters was searched together.")
     means = analysis.config_means(ctx.nscores)
-    mains = imp[imp["order"] == 1].set_index(["algorithm", "term"])["importance"].fillna(0.0)
-    for algorithm, part in pairs.groupby("algorithm", sort=True):
-        # The pair whose two hyperparameters together explain the most variance (main effects
-        # plus interaction): what a reader wants to see jointly, even when the interaction
-        # itself is small.
-        terms = [tuple(t.strip() for t in str(term).split("×")) for term in part["term"]]
-        joint = [
-            mains.get((algorithm, a), 0.0) + mains.get((algorithm, b), 0.0) + float(inter)
-            for (a, b), inter in zip(terms, part["importance"], strict=True)
-        ]
-        best = int(np.argmax(joint))
-        param_a, param_b = terms[best]
-        explained = joint[best]
-        cm = means[means["algorithm"] == algorithm]
-        grid = (cm.assign(_a=_bins(cm[f"hp.{param_a}"]), _b=_bins(cm[f"hp.{param_b}"]))
-                .pivot_table(index="_b", columns="_a", values="score", aggfunc="mean",
-                             observed=False)
-                .sort_index(ascending=False))
+    for algorithm, param_a, param_b, explained in pairs.itertuples(index=False):
+        grid = analysis.pair_grid(means[means["algorithm"] == algorithm], param_a, param_b)
         section.figures.append(ctx.figure(
             figures.pair_heatmap(grid, str(algorithm), param_a, param_b, ctx.score_label),
             f"pair_heatmap_{figure_slug(algorithm)}",
