@@ -22,6 +22,7 @@ from rlsens.analysis.normalize import cdf_scale, normalize
 from rlsens.analysis.pair_map import most_important_pairs, overall_importance, pair_grid
 from rlsens.analysis.pairwise import holm, pairwise_tests
 from rlsens.analysis.profiles import (
+    average_score_profile,
     performance_profile,
     probability_of_improvement,
     sample_efficiency,
@@ -41,6 +42,7 @@ from rlsens.analysis.variance import seed_split_consistency, variance_decomposit
 __all__ = [
     "HP_PREFIX",
     "aggregate_estimates",
+    "average_score_profile",
     "cdf_scale",
     "config_means",
     "effective_dimensionality",
