@@ -164,3 +164,11 @@ def test_permutation_p_value_is_never_zero() -> None:
     # no shuffle within environments reaches the observed separation: p = 1 / (B + 1)
     assert out["p_value"].tolist() == pytest.approx([0.01, 0.01, 0.01])
     assert (out["p_value"] > 0).all()
+
+
+def test_constant_scores_are_untestable_not_an_error() -> None:
+    frame = _frame({("a", "e1"): np.ones(3), ("a", "e2"): np.ones(3),
+                    ("b", "e1"): np.ones(4), ("b", "e2"): np.ones(4)})
+    out = pairwise_tests(frame, reps=50)
+    assert out["p_value"].isna().all() and not out["significant"].any()
+    assert (out["mean_diff"] == 0).all()

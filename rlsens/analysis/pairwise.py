@@ -86,7 +86,8 @@ def stratified_welch(
 ) -> tuple[float, float, float, float]:
     """``(t, p, lower, upper)`` of the equal-weight mean difference (Welch-Satterthwaite).
 
-    NaN when an environment has fewer than two runs of either algorithm (no variance).
+    NaN when an environment has fewer than two runs of either algorithm, or when no run
+    varies (no variance to test against).
     """
     if min(min(a.size, b.size) for a, b in zip(x, y, strict=True)) < 2:
         return NAN, NAN, NAN, NAN
@@ -94,6 +95,8 @@ def stratified_welch(
     c = np.array([a.var(ddof=1) for a in [*x, *y]]) / n
     e = len(x)
     se = float(np.sqrt(c.sum())) / e
+    if se == 0:
+        return NAN, NAN, NAN, NAN
     df = float(c.sum() ** 2 / (c**2 / (n - 1)).sum())
     d = stratified_mean_difference(x, y)
     t = d / se

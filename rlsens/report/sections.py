@@ -164,10 +164,18 @@ def section_aggregates(ctx: Context, section: Section) -> None:
         metrics = tuple(m for m in metrics if m != "optimality_gap")
         section.notes.append("The optimality gap (distance below a normalized score of 1) is "
                              "left out: scores are raw returns, which have no target of 1.")
+    method = opts.ci_method
+    counts = ctx.nscores.groupby(["algorithm", "env_id"]).size().groupby("algorithm").nunique()
+    if method == "bca" and (counts > 1).any():
+        method = "bca_scipy"
+        section.notes.append("Run counts differ between environments, which rliable's BCa "
+                             "(a jackknife over run indices) cannot handle: the intervals use "
+                             "the per-run jackknife of scipy's multi-sample BCa instead.")
     agg = analysis.aggregate_estimates(ctx.nscores, metrics=metrics, reps=opts.reps,
-                                       confidence=opts.confidence, method=opts.ci_method,
+                                       confidence=opts.confidence, method=method,
                                        seed=opts.seed)
     ctx.used["aggregates"] = metrics
+    ctx.used["aggregates_ci"] = method
     section.figures.append(ctx.figure(
         figures.interval_estimates(agg, ctx.palette), "aggregates",
         f"Aggregate {ctx.score_label.lower()} with {int(opts.confidence * 100)}% stratified-"
@@ -183,13 +191,23 @@ def section_profiles(ctx: Context, section: Section) -> None:
     require_variance(ctx)
     profile = analysis.performance_profile(ctx.nscores, reps=ctx.options.profile_reps,
                                            seed=ctx.options.seed)
+    average = analysis.average_score_profile(ctx.nscores, reps=ctx.options.profile_reps,
+                                             seed=ctx.options.seed)
     ctx.used["profiles"] = True
     section.figures.append(ctx.figure(
         figures.performance_profiles(profile, ctx.palette, ctx.score_label + " τ"),
         "performance_profiles",
-        "Performance profiles: fraction of runs scoring above τ, with "
-        f"{ctx.options.profile_reps:,}-replicate bootstrap bands. A curve that lies above "
-        "another everywhere dominates it stochastically.",
+        "Performance profiles: fraction of runs scoring above τ (runs pooled over "
+        f"environments), with {ctx.options.profile_reps:,}-replicate bootstrap bands. A curve "
+        "that lies above another everywhere dominates it stochastically.",
+    ))
+    section.figures.append(ctx.figure(
+        figures.performance_profiles(average, ctx.palette, ctx.score_label + " τ",
+                                     ylabel="Fraction of environments with mean > τ"),
+        "average_score_distributions",
+        "Average-score distributions: fraction of environments whose mean score over runs "
+        "exceeds τ (every environment weighs the same whatever its run count; steps of "
+        f"1/{len(ctx.envs)}), with {ctx.options.profile_reps:,}-replicate bootstrap bands.",
     ))
 
 
@@ -544,8 +562,9 @@ def section_pairwise(ctx: Context, section: Section) -> None:
         "pairwise_tests", "Pairwise tests", tests,
         ["Environment", "A", "B", "Runs A/B", "Mean diff A − B [CI]", "P(A > B)", "p",
          "p (Holm)", f"Significant (α={opts.alpha})"], rows, bold,
-        caption="Differences on the scores' normalized scale; 'all' pools the shared "
-                "environments. Holm correction over every test in the table.",
+        caption="Differences on the scores' normalized scale; 'all' compares the shared "
+                "environments stratified by environment, each weighing the same whatever its "
+                "run counts. Holm correction over every test in the table.",
     ))
 
 
