@@ -184,3 +184,11 @@ def test_sample_efficiency_has_no_point_made_of_imputed_runs_only() -> None:
     out = sample_efficiency(curves[keep], scores, reps=50)
     assert last not in out.loc[out["algorithm"] == "a", "step"].tolist()
     assert len(out[out["algorithm"] == "a"]) == curves["step"].nunique() - 1
+
+
+def test_probability_of_improvement_weighs_environments_equally_with_ragged_runs() -> None:
+    # e0: X wins its 8 pairs; e1: X wins 8 of its 16 pairs. Per environment 1 and 1/2, so
+    # 0.75; pooling the 24 pairs would give 16/24 = 0.67.
+    x = [np.full(8, 2.0), np.array([0.0, 3.0])]
+    y = [np.array([1.0]), np.full(8, 1.0)]
+    assert probability_of_improvement_tasks(x, y) == pytest.approx(0.75)
