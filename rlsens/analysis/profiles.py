@@ -25,7 +25,7 @@ equally. Report both kinds when run counts differ.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -71,6 +71,34 @@ def default_taus(scores: pd.DataFrame, points: int = 101) -> np.ndarray:
     return np.linspace(scores["score"].min(), scores["score"].max(), points)
 
 
+PROFILE_COLUMNS = ["algorithm", "tau", "fraction", "lower", "upper"]
+
+
+def _profiles(
+    scores: pd.DataFrame,
+    taus: ArrayLike | None,
+    reps: int,
+    confidence: float,
+    seed: int,
+    fractions: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    stream: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Point curve and pointwise percentile bands of a batched ``fractions(batch, grid)``."""
+    grid = np.unique(np.asarray(default_taus(scores) if taus is None else taus, dtype=float))
+    tail = (1 - confidence) / 2
+    frames = []
+    for algorithm, frame in scores.groupby("algorithm", sort=True):
+        tasks = score_tasks(frame)
+        point = fractions(padded(tasks)[None], grid)[0]
+        replicates = stratified_bootstrap(
+            tasks, lambda b: fractions(b, grid), reps, derive_rng(seed, str(algorithm), *stream)
+        )
+        low, high = np.percentile(replicates, [100 * tail, 100 * (1 - tail)], axis=0)
+        frames.append(pd.DataFrame({"algorithm": algorithm, "tau": grid, "fraction": point,
+                                    "lower": low, "upper": high}))
+    return carry_attrs(_concat(frames, PROFILE_COLUMNS), scores)
+
+
 def performance_profile(
     scores: pd.DataFrame,
     taus: ArrayLike | None = None,
@@ -84,23 +112,11 @@ def performance_profile(
     counts an environment with more runs weighs more). Each replicate curve is non-increasing
     in tau, so the pointwise percentile bands are too.
     """
-    grid = np.unique(np.asarray(default_taus(scores) if taus is None else taus, dtype=float))
-    frames = []
-    for algorithm, frame in scores.groupby("algorithm", sort=True):
-        tasks = score_tasks(frame)
-        point = exceed_fractions(np.concatenate(tasks)[None, None, :], grid)[0]
-        replicates = stratified_bootstrap(
-            tasks, lambda b: exceed_fractions(b, grid), reps, derive_rng(seed, str(algorithm))
-        )
-        tail = (1 - confidence) / 2
-        low, high = np.percentile(replicates, [100 * tail, 100 * (1 - tail)], axis=0)
-        frames.append(
-            pd.DataFrame(
-                {"algorithm": algorithm, "tau": grid, "fraction": point, "lower": low,
-                 "upper": high}
-            )
-        )
-    return carry_attrs(_concat(frames, ["algorithm", "tau", "fraction", "lower", "upper"]), scores)
+    return _profiles(scores, taus, reps, confidence, seed, exceed_fractions)
+
+
+def _average_fractions(b: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    return exceed_fractions(batched_task_means(b)[:, None, :], taus)
 
 
 def average_score_profile(
@@ -119,23 +135,7 @@ def average_score_profile(
     resampled within each environment, the environment set fixed), on their own stream:
     ``(seed, algorithm, "average")``.
     """
-    grid = np.unique(np.asarray(default_taus(scores) if taus is None else taus, dtype=float))
-
-    def fractions(b: np.ndarray) -> np.ndarray:
-        return exceed_fractions(batched_task_means(b)[:, None, :], grid)
-
-    frames = []
-    for algorithm, frame in scores.groupby("algorithm", sort=True):
-        tasks = score_tasks(frame)
-        point = fractions(padded(tasks)[None])[0]
-        replicates = stratified_bootstrap(
-            tasks, fractions, reps, derive_rng(seed, str(algorithm), "average")
-        )
-        tail = (1 - confidence) / 2
-        low, high = np.percentile(replicates, [100 * tail, 100 * (1 - tail)], axis=0)
-        frames.append(pd.DataFrame({"algorithm": algorithm, "tau": grid, "fraction": point,
-                                    "lower": low, "upper": high}))
-    return carry_attrs(_concat(frames, ["algorithm", "tau", "fraction", "lower", "upper"]), scores)
+    return _profiles(scores, taus, reps, confidence, seed, _average_fractions, ("average",))
 
 
 def _concat(frames: Sequence[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
