@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rlsens.analysis._rng import derive_rng
 from rlsens.analysis.aggregates import (
     aggregate_estimates,
     batched_iqm,
-    derive_rng,
     score_tasks,
     stratified_bootstrap,
 )

@@ -24,6 +24,8 @@ from rlsens.analysis.aggregates import (
     optimality_gap,
     padded,
     point_metric,
+    run_index_acceleration,
+    run_index_jackknife,
     stratified_bootstrap,
     stratified_indices,
 )
@@ -118,7 +120,7 @@ def test_chunking_covers_all_reps() -> None:
         min_size=1, max_size=4,
     ),
     metric=st.sampled_from(METRICS),
-    method=st.sampled_from(["percentile", "bca"]),
+    method=st.sampled_from(["percentile", "bca_scipy"]),  # ragged runs: per-run jackknife
 )
 def test_ci_contains_point_estimate_on_nondegenerate_data(
     data: list[list[float]], metric: str, method: str
@@ -132,7 +134,7 @@ def test_ci_contains_point_estimate_on_nondegenerate_data(
 
 
 def test_library_fixture_lower_point_upper_for_all_methods() -> None:
-    for method in ("percentile", "bca"):
+    for method in ("percentile", "bca", "bca_scipy"):
         estimates = interval_estimates(ARANGE, reps=2000, method=method, gamma=50.0, seed=1)
         for metric, (point, low, high) in estimates.items():
             assert low < point < high, (metric, method)
@@ -208,3 +210,93 @@ def test_aggregate_estimates_frame() -> None:
     assert out.attrs["failed_policy_text"] == "stated"
     only_x = aggregate_estimates(scores[scores["algorithm"] == "x"], reps=200)
     pd.testing.assert_frame_equal(only_x, out[out["algorithm"] == "x"].reset_index(drop=True))
+
+
+SKEWED = np.array([[0.1, 2.0, 5.0], [0.4, 2.5, 9.0], [0.2, 3.5, 5.5],
+                   [1.9, 2.2, 30.0], [0.3, 2.1, 6.0], [0.8, 7.0, 5.2]])
+# (acceleration, lower, upper) as rliable 1.2.0 computes them through arch 7.2.0 (numpy 2.4.6,
+# in a separate virtualenv): for each fixture and metric alone, func = lambda s:
+# np.array([metric(s)]) with aggregate_optimality_gap(s, 50); acceleration from
+# StratifiedBootstrap(x)._bca_acceleration(func, None); interval from
+# conf_int(func, reps=2000, method="bca", reuse=True) after setting the bootstrap's results to
+# func(x[idx[r], arange(m)]) for idx = np.random.default_rng(0).integers(0, n, (2000, n, m)).
+ARCH_BCA = {
+    ("arange", "iqm"): (0.0, 32.27870424446484, 45.98936227535789),
+    ("arange", "mean"): (0.0, 34.1, 43.900000000000006),
+    ("arange", "median"): (0.0, 33.04696652490844, 45.31512515411313),
+    ("arange", "optimality_gap"): (0.039717004558379836, 12.850000000000001, 20.1375),
+    # 17 replicates equal the point up to rounding, which arch and rlsens sum in different
+    # orders (arch counts 1013 below, rlsens 1016): the intervals differ for that reason only
+    ("skewed", "iqm"): (0.03736329532295919, None, None),
+    ("skewed", "mean"): (0.10912353669122749, 3.0333333333333337, 8.787491241761307),
+    ("skewed", "median"): (0.10241248005260314, 2.2666666666666666, 5.428222071258055),
+    ("skewed", "optimality_gap"): (-0.10912353669122729, 41.20746588378478, 46.96111111111111),
+}
+
+
+def _arch_replicates(x: np.ndarray, metric: str) -> np.ndarray:
+    """The statistic on the replicates the reference script fed to arch."""
+    n, m = x.shape
+    idx = np.random.default_rng(0).integers(0, n, size=(2000, n, m))
+    batch = x[idx, np.arange(m)].transpose(0, 2, 1)  # (reps, tasks, runs)
+    return batched_metric(metric, gamma=50.0)(batch)
+
+
+@pytest.mark.parametrize(("fixture", "metric"), sorted(ARCH_BCA))
+def test_bca_matches_rliable_given_the_same_replicates(fixture: str, metric: str) -> None:
+    x = {"arange": ARANGE, "skewed": SKEWED}[fixture]
+    accel_ref, low_ref, high_ref = ARCH_BCA[(fixture, metric)]
+    stat = batched_metric(metric, gamma=50.0)
+    accel = run_index_acceleration(run_index_jackknife(x, stat))
+    assert accel == pytest.approx(accel_ref, rel=1e-9, abs=1e-12)
+    if low_ref is None:
+        return
+    point = point_metric(metric, x, gamma=50.0)
+    replicates = _arch_replicates(x, metric)
+    interval = bca_interval(replicates, point, accel, ties="above")
+    assert interval == pytest.approx((low_ref, high_ref), rel=1e-9)
+
+
+def test_rliable_and_scipy_bca_differ_on_rliable_fixtures() -> None:
+    for x, metric in ((ARANGE, "optimality_gap"), (SKEWED, "iqm")):
+        stat = batched_metric(metric, gamma=50.0)
+        per_run = run_index_acceleration(run_index_jackknife(x, stat))
+        per_sample = bca_acceleration(jackknife(x, stat))
+        assert abs(per_run - per_sample) > 1e-3, metric
+        replicates = _arch_replicates(x, metric)
+        point = point_metric(metric, x, gamma=50.0)
+        assert bca_interval(replicates, point, per_run, ties="above") != pytest.approx(
+            bca_interval(replicates, point, per_sample, ties="half"), rel=1e-6)
+
+
+def test_interval_estimates_bca_methods_use_their_own_jackknife() -> None:
+    replicates = stratified_bootstrap(SKEWED, batched_metric("median"), reps=3000, seed=4)
+    point = median_of_task_means(SKEWED)
+    stat = batched_metric("median")
+    rliable = bca_interval(replicates, point,
+                           run_index_acceleration(run_index_jackknife(SKEWED, stat)),
+                           ties="above")
+    scipy_like = bca_interval(replicates, point, bca_acceleration(jackknife(SKEWED, stat)))
+    got = {m: interval_estimates(SKEWED, ("median",), reps=3000, method=m, seed=4)["median"]
+           for m in ("bca", "bca_scipy")}
+    assert got["bca"][1:] == pytest.approx(rliable, rel=1e-12)
+    assert got["bca_scipy"][1:] == pytest.approx(scipy_like, rel=1e-12)
+
+
+def test_rliable_bca_needs_equal_run_counts() -> None:
+    ragged = [np.array([1.0, 2.0, 4.0]), np.array([3.0, 5.0])]
+    with pytest.raises(ValueError, match="same number of runs"):
+        interval_estimates(ragged, ("mean",), reps=100, method="bca")
+    _, low, high = interval_estimates(ragged, ("mean",), reps=2000, method="bca_scipy")["mean"]
+    assert low < mean_of_task_means(ragged) < high
+
+
+def test_bca_tie_rules() -> None:
+    replicates = np.array([0.0, 1.0, 1.0, 1.0, 2.0, 3.0, 1.0, 0.5])
+    # 2 of 8 strictly below 1, 4 tied: "above" uses 2/8, "half" uses (2 + 6) / 16
+    assert bca_interval(replicates, 1.0, 0.0, 0.5, ties="above") != bca_interval(
+        replicates, 1.0, 0.0, 0.5, ties="half")
+    from scipy import special
+    levels = special.ndtr(2 * special.ndtri(0.25) + special.ndtri([0.25, 0.75]))
+    assert bca_interval(replicates, 1.0, 0.0, 0.5, ties="above") == pytest.approx(
+        tuple(np.percentile(replicates, 100 * levels)))

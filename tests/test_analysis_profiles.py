@@ -9,9 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from synthetic import make_tables
 
-from rlsens.analysis.aggregates import padded
+from rlsens.analysis.aggregates import iqm, padded
 from rlsens.analysis.normalize import normalize
 from rlsens.analysis.profiles import (
+    average_score_profile,
     exceed_fractions,
     performance_profile,
     poi_replicates,
@@ -130,3 +131,64 @@ def test_spread_columns_and_values() -> None:
     assert (row["n"], row["min"], row["p5"], row["median"], row["p95"], row["max"]) == (
         21, 0.0, 1.0, 10.0, 19.0, 20.0
     )
+
+
+def test_average_score_distribution_counts_environments_not_runs() -> None:
+    # e0: 8 runs at 0 and 2 at 1 (mean 0.2); e1: 2 runs at 1 (mean 1.0)
+    frame = pd.DataFrame({
+        "algorithm": "a", "env_id": ["e0"] * 10 + ["e1"] * 2,
+        "score": [0.0] * 8 + [1.0] * 4,
+    })
+    runs = performance_profile(frame, taus=[0.1, 0.5], reps=200)
+    average = average_score_profile(frame, taus=[0.1, 0.5], reps=200)
+    assert list(average.columns) == ["algorithm", "tau", "fraction", "lower", "upper"]
+    assert runs["fraction"].tolist() == pytest.approx([4 / 12, 4 / 12])  # runs pooled
+    assert average["fraction"].tolist() == [1.0, 0.5]  # environments weigh 1/2 each
+    # e1 never changes under resampling; e0's mean exceeds 0.1 unless no 1 is drawn
+    assert (average["lower"] <= average["fraction"]).all()
+    assert (average["fraction"] <= average["upper"]).all()
+    assert average["lower"].iloc[1] == 0.5 and average["upper"].iloc[1] == 0.5
+
+
+def test_average_score_distribution_on_rliable_fixture() -> None:
+    x = np.arange(80, dtype=float).reshape(5, 16)  # task means 32..47
+    out = average_score_profile(_frame({"x": x}), taus=[0.0, 35.0, 40.5, 47.0], reps=100)
+    assert out["fraction"].tolist() == [1.0, 12 / 16, 7 / 16, 0.0]
+    for column in ("fraction", "lower", "upper"):
+        assert (np.diff(out[column].to_numpy()) <= 1e-12).all()
+
+
+def test_ragged_weighting_of_iqm_and_profiles_is_by_runs() -> None:
+    tasks = [np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5]), np.array([5.0, 6.0])]
+    frame = pd.DataFrame({"algorithm": "a", "env_id": ["e0"] * 6 + ["e1"] * 2,
+                          "score": np.concatenate(tasks)})
+    assert iqm(tasks) == pytest.approx(np.mean([0.2, 0.3, 0.4, 0.5]))  # 8 runs, 2 cut a side
+    assert performance_profile(frame, taus=[1.0], reps=50)["fraction"].iloc[0] == 0.25
+
+
+def test_sample_efficiency_has_no_point_made_of_imputed_runs_only() -> None:
+    runs, curves = make_tables(algorithms=("a", "b"), n_configs=2, seeds=3, fail_rate=0.0,
+                               diverge_rate=0.0, timeout_rate=0.0, all_failed=("b",), seed=1)
+    scores = run_scores(runs)  # worst policy: b's runs are scored (as the worst of a's)
+    assert (scores["algorithm"] == "b").any()
+    out = sample_efficiency(curves, scores, reps=50)
+    assert set(out["algorithm"]) == {"a"}
+    # a's ok runs lose their last evaluation on one environment: only imputed values would
+    # be left there if a also had failed runs, so the step is not reported for a
+    last = curves["step"].max()
+    env = sorted(curves["env_id"].unique())[0]
+    failed_a = runs[(runs["algorithm"] == "a") & (runs["env_id"] == env)].index[:2]
+    runs.loc[failed_a, "status"] = "failed"
+    scores = run_scores(runs)
+    keep = ~((curves["algorithm"] == "a") & (curves["env_id"] == env) & (curves["step"] == last))
+    out = sample_efficiency(curves[keep], scores, reps=50)
+    assert last not in out.loc[out["algorithm"] == "a", "step"].tolist()
+    assert len(out[out["algorithm"] == "a"]) == curves["step"].nunique() - 1
+
+
+def test_probability_of_improvement_weighs_environments_equally_with_ragged_runs() -> None:
+    # e0: X wins its 8 pairs; e1: X wins 8 of its 16 pairs. Per environment 1 and 1/2, so
+    # 0.75; pooling the 24 pairs would give 16/24 = 0.67.
+    x = [np.full(8, 2.0), np.array([0.0, 3.0])]
+    y = [np.array([1.0]), np.full(8, 1.0)]
+    assert probability_of_improvement_tasks(x, y) == pytest.approx(0.75)

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rlsens.analysis.curves import sensitivity_curves
 from rlsens.analysis.sensitivity import (
     SINGLE_ENV_NOTE,
     config_means,
@@ -16,6 +15,7 @@ from rlsens.analysis.sensitivity import (
     hyperparameter_sensitivity,
     sensitivity_plane,
 )
+from rlsens.analysis.sensitivity_curves import sensitivity_curves
 from rlsens.analysis.tunability import tunability
 
 

@@ -13,7 +13,8 @@ from rlsens.report import ReportOptions, build_report
 
 FAST = ReportOptions(reps=500, profile_reps=100, test_reps=200)
 EXPECTED_FIGURES = [
-    "aggregates", "performance_profiles", "probability_of_improvement", "sample_efficiency",
+    "aggregates", "performance_profiles", "average_score_distributions",
+    "probability_of_improvement", "sample_efficiency",
     "score_distributions", "importance", "sensitivity_plane", "effective_dimensionality",
     "tuning_curves", "variance_decomposition",
 ]
@@ -123,3 +124,24 @@ def test_nothing_succeeded_and_empty_store(tmp_path: Path):
                          options=FAST)
     html = index.read_text()
     assert "Partial results" in html and "5 of 5" in html
+
+
+def test_methods_say_how_pooled_comparisons_and_profiles_weigh_environments(full_report: Path):
+    html = full_report.read_text()
+    assert "stratified: every shared environment weighs the same" in html
+    assert "average-score distribution counts environments" in html
+    assert "imputed failed runs never form a point on their own" in html
+
+
+def test_bca_report_names_its_definition_and_falls_back_on_ragged_runs(tmp_path: Path):
+    runs, curves = make_tables(n_configs=2, seeds=3, fail_rate=0.0, diverge_rate=0.0,
+                               timeout_rate=0.0)
+    options = ReportOptions(reps=300, profile_reps=50, test_reps=50, ci_method="bca")
+    html = build_report(runs, curves, make_manifest(runs), tmp_path / "even",
+                        options=options).read_text()
+    assert "jackknife that leaves out one run index on every environment" in html
+    ragged = runs.drop(runs.index[0])  # one run fewer on one environment
+    html = build_report(ragged, curves, make_manifest(ragged), tmp_path / "ragged",
+                        options=options).read_text()
+    assert "jackknife that leaves out one run of one environment at a time" in html
+    assert any("Run counts differ between environments" in n for n in notes(html))

@@ -6,6 +6,7 @@ plotting, no file I/O), deterministic under an explicit ``seed``. Start from
 :func:`normalize` per environment, then aggregate, profile, compare, or measure sensitivity.
 """
 
+from rlsens.analysis._frames import HP_PREFIX, config_means, hp_column, hp_columns
 from rlsens.analysis.aggregates import (
     aggregate_estimates,
     interval_estimates,
@@ -15,11 +16,13 @@ from rlsens.analysis.aggregates import (
     optimality_gap,
     stratified_bootstrap,
 )
-from rlsens.analysis.curves import sensitivity_curves
+from rlsens.analysis.expected_max import expected_max_u, expected_max_v, tuning_curves
 from rlsens.analysis.importance import importance, importance_variability
 from rlsens.analysis.normalize import cdf_scale, normalize
+from rlsens.analysis.pair_map import most_important_pairs, overall_importance, pair_grid
 from rlsens.analysis.pairwise import holm, pairwise_tests
 from rlsens.analysis.profiles import (
+    average_score_profile,
     performance_profile,
     probability_of_improvement,
     sample_efficiency,
@@ -28,17 +31,18 @@ from rlsens.analysis.profiles import (
 from rlsens.analysis.protocol import select_and_report
 from rlsens.analysis.scores import failed_policy_text, run_scores
 from rlsens.analysis.sensitivity import (
-    config_means,
     effective_dimensionality,
     hyperparameter_sensitivity,
     sensitivity_plane,
 )
+from rlsens.analysis.sensitivity_curves import sensitivity_curves
 from rlsens.analysis.tunability import tunability
-from rlsens.analysis.tuning import expected_max_u, expected_max_v, tuning_curves
 from rlsens.analysis.variance import seed_split_consistency, variance_decomposition
 
 __all__ = [
+    "HP_PREFIX",
     "aggregate_estimates",
+    "average_score_profile",
     "cdf_scale",
     "config_means",
     "effective_dimensionality",
@@ -46,6 +50,8 @@ __all__ = [
     "expected_max_v",
     "failed_policy_text",
     "holm",
+    "hp_column",
+    "hp_columns",
     "hyperparameter_sensitivity",
     "importance",
     "importance_variability",
@@ -53,8 +59,11 @@ __all__ = [
     "iqm",
     "mean_of_task_means",
     "median_of_task_means",
+    "most_important_pairs",
     "normalize",
     "optimality_gap",
+    "overall_importance",
+    "pair_grid",
     "pairwise_tests",
     "performance_profile",
     "probability_of_improvement",

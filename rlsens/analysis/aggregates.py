@@ -1,7 +1,7 @@
 """Aggregate scores across environments with stratified-bootstrap confidence intervals.
 
 Semantics follow rliable (Agarwal et al., 2021, "Deep RL at the Edge of the Statistical
-Precipice") exactly, so numbers match that library:
+Precipice"), so point estimates match that library exactly:
 
 - ``mean``: mean over tasks of the per-task mean over runs;
 - ``median``: median over tasks of the per-task means (not a median over runs);
@@ -19,11 +19,28 @@ Resampling is stratified by task (stratified resampling, Davison & Hinkley, 1997
 ``StratifiedBootstrap``): each replicate redraws every task's runs with replacement from that
 task only, with that task's own run count. ``task_bootstrap=True`` also redraws the task set
 (with replacement), answering "what if we had benchmarked other environments".
+
+Interval methods (``INTERVALS``), all read the same stratified replicates (drawn as rliable
+draws them, from an explicit generator):
+
+- ``percentile``: the replicate quantiles (rliable's default);
+- ``bca``: BCa as rliable computes it through ``arch``'s ``IIDBootstrap``: the acceleration
+  comes from a jackknife that leaves out one *run index* i from every task at once (row i of
+  the ``runs x tasks`` matrix, N values), and the bias correction is
+  ``z0 = Φ⁻¹(#{θ* < θ̂} / B)`` (ties count as above). It needs equal run counts per task.
+  Given the same replicates it reproduces arch's interval for a single-metric statistic
+  (with several metrics in one ``func``, arch centres the jackknife values on their mean over
+  all metrics, which mixes metrics; each metric here gets its own jackknife);
+- ``bca_scipy``: BCa as ``scipy.stats.bootstrap`` computes it for several samples: a
+  jackknife that leaves out each run of each task separately (Σ n_m values, one stratum at a
+  time) and ties counted as half in ``z0``. It works with ragged run counts.
+
+The two BCa definitions differ whenever the jackknife values differ (e.g. the library_test
+fixture of rliable for the optimality gap), so the report says which one it used.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -31,12 +48,13 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special, stats
 
+from rlsens.analysis._rng import derive_rng
 from rlsens.analysis.scores import carry_attrs
 
 Tasks = ArrayLike | Sequence[ArrayLike]
 Batched = Callable[[np.ndarray], np.ndarray]
 METRICS = ("iqm", "mean", "median", "optimality_gap")
-INTERVALS = ("percentile", "bca")
+INTERVALS = ("percentile", "bca", "bca_scipy")
 CHUNK_ELEMENTS = 2**21
 
 
@@ -148,14 +166,6 @@ def point_metric(name: str, tasks: Tasks, gamma: float = 1.0) -> float:
     return funcs[name](tasks)
 
 
-def derive_rng(seed: int | np.random.Generator, *keys: str) -> np.random.Generator:
-    """An independent generator per (seed, keys): one algorithm's CI does not change when
-    another algorithm is added to the table (keys are hashed with CRC32, not enumerated)."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    return np.random.default_rng([int(seed), *(zlib.crc32(k.encode()) for k in keys)])
-
-
 def stratified_indices(
     sizes: Sequence[int], reps: int, rng: np.random.Generator, task_bootstrap: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -211,7 +221,8 @@ def stratified_bootstrap(
 
 
 def jackknife(x: Tasks, statistic: Batched) -> list[np.ndarray]:
-    """Leave-one-run-out values of ``statistic``, one array per stratum (task)."""
+    """Leave-one-run-out values of ``statistic``, one array per stratum (task): scipy's
+    multi-sample jackknife (``bca_scipy``)."""
     tasks = as_tasks(x)
     table = padded(tasks)
     values = []
@@ -220,6 +231,25 @@ def jackknife(x: Tasks, statistic: Batched) -> list[np.ndarray]:
         batch[np.arange(t.size), m, np.arange(t.size)] = np.nan
         values.append(np.asarray(statistic(batch)))
     return values
+
+
+def run_index_jackknife(x: Tasks, statistic: Batched) -> np.ndarray:
+    """Values of ``statistic`` with run index i left out of every task at once, i < N: the
+    jackknife of arch's ``IIDBootstrap`` over a ``runs x tasks`` matrix, as rliable uses it.
+
+    Needs the same number of runs N on every task (the rows of rliable's matrix).
+    """
+    tasks = as_tasks(x)
+    n = tasks[0].size
+    if any(t.size != n for t in tasks):
+        raise ValueError(
+            "rliable's BCa leaves out one run index across all tasks and needs the same "
+            "number of runs on every task; use method='bca_scipy' (per-run jackknife) or "
+            "'percentile' for ragged run counts"
+        )
+    batch = np.repeat(padded(tasks)[None], n, axis=0)
+    batch[np.arange(n), :, np.arange(n)] = np.nan
+    return np.asarray(statistic(batch))
 
 
 def percentile_interval(replicates: np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
@@ -242,16 +272,35 @@ def bca_acceleration(jack: Sequence[np.ndarray]) -> float:
     return num / (6 * den**1.5) if den > 0 else 0.0
 
 
+def run_index_acceleration(values: np.ndarray) -> float:
+    """arch's acceleration from :func:`run_index_jackknife` values:
+    ``a = Σ u_i³ / (6 (Σ u_i²)^1.5)``, ``u_i = mean_j θ_(j) − θ_(i)``; 0 without jackknife
+    variance (where arch would raise or return NaN)."""
+    u = values.mean() - values
+    den = float((u**2).sum())
+    return float((u**3).sum()) / (6 * den**1.5) if den > 0 else 0.0
+
+
 def bca_interval(
-    replicates: np.ndarray, point: float, acceleration: float, confidence: float = 0.95
+    replicates: np.ndarray,
+    point: float,
+    acceleration: float,
+    confidence: float = 0.95,
+    ties: str = "half",
 ) -> tuple[float, float]:
     """Bias-corrected and accelerated interval (Efron, 1987; Efron & Tibshirani, 1993, 14.3).
 
-    The bias correction counts ties as half (as scipy does), which keeps it finite for
-    discrete statistics; if every replicate lies on one side of ``point`` it is infinite and
-    the interval is NaN (use the percentile method).
+    ``ties="half"`` counts replicates equal to ``point`` as half below (as scipy does), which
+    keeps the bias correction finite for discrete statistics; ``ties="above"`` counts only
+    replicates strictly below (as arch, hence rliable, does). If the fraction below is 0 or 1
+    the correction is infinite and the interval is NaN (use the percentile method).
     """
-    below = ((replicates < point).sum() + (replicates <= point).sum()) / (2 * replicates.size)
+    if ties == "half":
+        below = ((replicates < point).sum() + (replicates <= point).sum()) / (2 * replicates.size)
+    elif ties == "above":
+        below = float((replicates < point).mean())
+    else:
+        raise ValueError(f"ties must be 'half' or 'above', got {ties!r}")
     z0 = special.ndtri(below)
     tail = (1 - confidence) / 2
     z = special.ndtri(np.array([tail, 1 - tail]))
@@ -282,8 +331,11 @@ def _interval(
         )
     if min(t.size for t in tasks) < 2:
         raise ValueError("BCa needs at least two runs per task for the jackknife")
+    if method == "bca":
+        accel = run_index_acceleration(run_index_jackknife(tasks, stat))
+        return bca_interval(replicates, point, accel, confidence, ties="above")
     accel = bca_acceleration(jackknife(tasks, stat))
-    return bca_interval(replicates, point, accel, confidence)
+    return bca_interval(replicates, point, accel, confidence, ties="half")
 
 
 def interval_estimates(

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import RandomForestRegressor
 
-from rlsens.analysis.sensitivity import bare, config_means, cross_env_table, param_columns
+from rlsens.analysis._frames import bare, config_means, cross_env_table, param_columns
 
 COLUMNS = ["algorithm", "env_id", "term", "order", "importance", "std", "method"]
 

@@ -3,8 +3,11 @@
 Agarwal et al. (2021) argue for reporting whole score distributions instead of point
 estimates; these follow rliable's definitions:
 
-- performance profile: F(tau) = fraction of all runs (pooled over environments) with score
-  strictly greater than tau, with pointwise stratified-bootstrap percentile bands;
+- performance profile (run-score distribution): F(tau) = fraction of all runs (pooled over
+  environments) with score strictly greater than tau, with pointwise stratified-bootstrap
+  percentile bands;
+- average-score distribution (rliable's ``use_score_distribution=False``): the fraction of
+  environments whose mean score over runs is strictly greater than tau, same bands;
 - probability of improvement: P(X > Y) = mean over environments of U / (n_x n_y), U the
   Mann-Whitney statistic (ties count 1/2), with a CI from resampling X and Y independently
   within each environment (rliable's ``StratifiedIndependentBootstrap``);
@@ -12,21 +15,29 @@ estimates; these follow rliable's definitions:
 
 ``spread`` gives the percentile summary per algorithm and environment that Patterson et al.
 (2024) recommend reporting next to any mean.
+
+Ragged run counts (environments with different numbers of runs for one algorithm) weigh
+differently by design, as in rliable: the run-score profile, the IQM and the sample-efficiency
+IQM pool *runs*, so an environment with more runs weighs more; the average-score distribution,
+the mean and median of task means and the probability of improvement weigh every *environment*
+equally. Report both kinds when run counts differ.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from rlsens.analysis._rng import derive_rng
 from rlsens.analysis.aggregates import (
     as_tasks,
     batched_iqm,
-    derive_rng,
+    batched_task_means,
     iqm,
+    padded,
     percentile_interval,
     score_tasks,
     stratified_bootstrap,
@@ -60,6 +71,34 @@ def default_taus(scores: pd.DataFrame, points: int = 101) -> np.ndarray:
     return np.linspace(scores["score"].min(), scores["score"].max(), points)
 
 
+PROFILE_COLUMNS = ["algorithm", "tau", "fraction", "lower", "upper"]
+
+
+def _profiles(
+    scores: pd.DataFrame,
+    taus: ArrayLike | None,
+    reps: int,
+    confidence: float,
+    seed: int,
+    fractions: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    stream: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """Point curve and pointwise percentile bands of a batched ``fractions(batch, grid)``."""
+    grid = np.unique(np.asarray(default_taus(scores) if taus is None else taus, dtype=float))
+    tail = (1 - confidence) / 2
+    frames = []
+    for algorithm, frame in scores.groupby("algorithm", sort=True):
+        tasks = score_tasks(frame)
+        point = fractions(padded(tasks)[None], grid)[0]
+        replicates = stratified_bootstrap(
+            tasks, lambda b: fractions(b, grid), reps, derive_rng(seed, str(algorithm), *stream)
+        )
+        low, high = np.percentile(replicates, [100 * tail, 100 * (1 - tail)], axis=0)
+        frames.append(pd.DataFrame({"algorithm": algorithm, "tau": grid, "fraction": point,
+                                    "lower": low, "upper": high}))
+    return carry_attrs(_concat(frames, PROFILE_COLUMNS), scores)
+
+
 def performance_profile(
     scores: pd.DataFrame,
     taus: ArrayLike | None = None,
@@ -73,23 +112,30 @@ def performance_profile(
     counts an environment with more runs weighs more). Each replicate curve is non-increasing
     in tau, so the pointwise percentile bands are too.
     """
-    grid = np.unique(np.asarray(default_taus(scores) if taus is None else taus, dtype=float))
-    frames = []
-    for algorithm, frame in scores.groupby("algorithm", sort=True):
-        tasks = score_tasks(frame)
-        point = exceed_fractions(np.concatenate(tasks)[None, None, :], grid)[0]
-        replicates = stratified_bootstrap(
-            tasks, lambda b: exceed_fractions(b, grid), reps, derive_rng(seed, str(algorithm))
-        )
-        tail = (1 - confidence) / 2
-        low, high = np.percentile(replicates, [100 * tail, 100 * (1 - tail)], axis=0)
-        frames.append(
-            pd.DataFrame(
-                {"algorithm": algorithm, "tau": grid, "fraction": point, "lower": low,
-                 "upper": high}
-            )
-        )
-    return carry_attrs(_concat(frames, ["algorithm", "tau", "fraction", "lower", "upper"]), scores)
+    return _profiles(scores, taus, reps, confidence, seed, exceed_fractions)
+
+
+def _average_fractions(b: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    return exceed_fractions(batched_task_means(b)[:, None, :], taus)
+
+
+def average_score_profile(
+    scores: pd.DataFrame,
+    taus: ArrayLike | None = None,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Average-score distribution per algorithm: columns algorithm, tau, fraction, lower, upper.
+
+    ``fraction`` is the share of the algorithm's environments whose mean score over runs
+    exceeds tau (rliable's ``mean_score_deviation``), so every environment weighs 1/E whatever
+    its run count; it moves in steps of 1/E and is noisier than the run-score profile with few
+    environments. Bands are pointwise percentile intervals of the stratified bootstrap (runs
+    resampled within each environment, the environment set fixed), on their own stream:
+    ``(seed, algorithm, "average")``.
+    """
+    return _profiles(scores, taus, reps, confidence, seed, _average_fractions, ("average",))
 
 
 def _concat(frames: Sequence[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
@@ -177,8 +223,9 @@ def curve_scores(curves: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
 
     Only runs present in ``scores`` count (so ``failed="exclude"`` carries over). Runs whose
     status is not ``ok`` take, at every step, the worst ``ok`` return observed on their
-    environment at that step across all algorithms (the ``worst`` policy applied per step).
-    Values go through the same per-environment normalization as the scores.
+    environment at that step across all algorithms (the ``worst`` policy applied per step);
+    the ``imputed`` column marks those rows. Values go through the same per-environment
+    normalization as the scores.
     """
     kept = scores[["run_id", "algorithm", "env_id", "status"]]
     ok_curves = curves[curves["run_id"].isin(kept.loc[kept["status"] == OK, "run_id"])]
@@ -186,7 +233,8 @@ def curve_scores(curves: pd.DataFrame, scores: pd.DataFrame) -> pd.DataFrame:
     values = ok_curves[["run_id", "algorithm", "env_id", "step", "return_mean"]]
     worst = ok_curves.groupby(["env_id", "step"], as_index=False)["return_mean"].min()
     failed = kept[kept["status"] != OK].merge(worst, on="env_id")
-    table = pd.concat([values, failed[values.columns]], ignore_index=True)
+    table = pd.concat([values.assign(imputed=False),
+                       failed[values.columns].assign(imputed=True)], ignore_index=True)
     transforms = fit_normalizer(scores, **normalization_params(scores))
     table["value"] = table["return_mean"].astype(float)
     for env_id, index in table.groupby("env_id").indices.items():
@@ -208,16 +256,20 @@ def sample_efficiency(
     Columns: algorithm, step, iqm, lower, upper, n_runs, n_envs. At each step the runs that
     have an evaluation at exactly that step are pooled (no interpolation between differing
     evaluation schedules); a step is reported only if every environment of the algorithm has
-    at least one run there, so every point aggregates the same environment set.
+    at least one of the algorithm's own ``ok`` runs evaluated there, so every point aggregates
+    the same environment set and no point is made of imputed failed runs alone (they join the
+    pool only beside a real observation of their environment). The IQM pools runs: with
+    ragged run counts an environment with more runs at a step weighs more (rliable's IQM).
     """
     table = curve_scores(curves, scores)
     rows = []
     for algorithm, frame in table.groupby("algorithm", sort=True):
         n_envs = scores.loc[scores["algorithm"] == algorithm, "env_id"].nunique()
         for step, at_step in frame.groupby("step", sort=True):
-            tasks = [g.to_numpy(dtype=float) for _, g in at_step.groupby("env_id")["value"]]
-            if len(tasks) < n_envs:
+            observed = at_step.loc[~at_step["imputed"], "env_id"].nunique()
+            if observed < n_envs:
                 continue
+            tasks = [g.to_numpy(dtype=float) for _, g in at_step.groupby("env_id")["value"]]
             replicates = stratified_bootstrap(
                 tasks, batched_iqm, reps, derive_rng(seed, str(algorithm), str(step))
             )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from rlsens.tables import HP_PREFIX
+from rlsens.analysis._frames import hp_columns
 
 SCORE_KINDS = ("auc", "final")
 FAILED_POLICIES = ("worst", "exclude")
@@ -60,7 +60,7 @@ def run_scores(runs: pd.DataFrame, score: str = "auc", failed: str = "worst") ->
     if score not in SCORE_KINDS:
         raise ValueError(f"score must be one of {SCORE_KINDS}, got {score!r}")
     _check_policy(failed)
-    hp_columns = [c for c in runs.columns if c.startswith(HP_PREFIX)]
+    hps = hp_columns(runs)
     frame = runs[[c for c in SCORE_COLUMNS if c not in ("score", "raw_score")]]
     frame = frame.assign(score=pd.to_numeric(runs[f"score_{score}"], errors="coerce").astype(float))
     good = (frame["status"] == OK) & np.isfinite(frame["score"])
@@ -71,7 +71,7 @@ def run_scores(runs: pd.DataFrame, score: str = "auc", failed: str = "worst") ->
         frame = frame.assign(score=frame["score"].where(good, worst))
         frame = frame[np.isfinite(frame["score"])]
     frame = frame.assign(raw_score=frame["score"])
-    out = pd.concat([frame[SCORE_COLUMNS], runs.loc[frame.index, hp_columns]], axis=1)
+    out = pd.concat([frame[SCORE_COLUMNS], runs.loc[frame.index, hps]], axis=1)
     out = out.reset_index(drop=True)
     out.attrs.update(
         {"score": score, "failed_policy": failed, "failed_policy_text": failed_policy_text(failed)}

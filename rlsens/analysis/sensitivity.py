@@ -19,7 +19,6 @@ and the ``note`` column says why, so a report can still show ``P_env``.
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterable, Sequence
 from itertools import combinations
 from typing import Literal
@@ -27,73 +26,19 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-HP_PREFIX = "hp."
-KEYS = ["algorithm", "env_id", "config_id"]
+from rlsens.analysis._frames import (
+    bare,
+    bootstrap_config_means,
+    config_means,
+    cross_env_table,
+    hp_columns,
+    param_columns,
+    same_value,
+)
+from rlsens.analysis._rng import derive_rng as rng_for  # the name the tuned scores use
+
 SINGLE_ENV_NOTE = "single environment: cross-environment metrics are undefined"
 NO_COMMON_NOTE = "no configuration has a score on every environment"
-
-
-def rng_for(seed: int, *labels: object) -> np.random.Generator:
-    """A generator for one analysis cell, derived from ``seed`` and the cell's labels.
-
-    Keying the stream on the labels (not on iteration order) keeps an algorithm's confidence
-    interval identical whether or not other algorithms are in the frame.
-    """
-    words = [int(seed)] + [zlib.crc32(str(label).encode()) for label in labels]
-    return np.random.default_rng(np.random.SeedSequence(words))
-
-
-def hp_columns(frame: pd.DataFrame) -> list[str]:
-    """The ``hp.<name>`` columns of a frame, in frame order."""
-    return [c for c in frame.columns if c.startswith(HP_PREFIX)]
-
-
-def param_columns(frame: pd.DataFrame, params: Iterable[str] | None) -> list[str]:
-    """Resolve hyperparameter names (``lr`` or ``hp.lr``) to ``hp.`` columns of ``frame``.
-
-    ``None`` means every ``hp.`` column that holds at least one value in ``frame`` (the columns
-    of other algorithms are all-NaN in a per-algorithm slice and are not hyperparameters of it).
-    """
-    if params is None:
-        return [c for c in hp_columns(frame) if frame[c].notna().any()]
-    cols = []
-    for name in params:
-        col = name if name.startswith(HP_PREFIX) else HP_PREFIX + name
-        if col not in frame.columns:
-            raise ValueError(f"unknown hyperparameter {name!r}; known: {hp_columns(frame)}")
-        cols.append(col)
-    return cols
-
-
-def bare(col: str) -> str:
-    """``hp.lr`` -> ``lr`` (the name reports show)."""
-    return col[len(HP_PREFIX):] if col.startswith(HP_PREFIX) else col
-
-
-def config_means(scores: pd.DataFrame) -> pd.DataFrame:
-    """Mean score over seeds per algorithm x env x config (Adkins' Γ before/after normalization).
-
-    Returns ``[algorithm, env_id, config_id, score, n_seeds, hp.*]``. NaN scores (runs excluded
-    by the failure policy) are skipped; a configuration left with no scored seed is dropped,
-    as Adkins et al. drop diverged configurations.
-    """
-    valid = scores.dropna(subset=["score"])
-    grouped = valid.groupby(KEYS, sort=True)
-    out = grouped["score"].agg(["mean", "count"]).rename(
-        columns={"mean": "score", "count": "n_seeds"}
-    )
-    hps = hp_columns(scores)
-    if hps:
-        out = out.join(grouped[hps].first())
-    out = out.reset_index()
-    out["n_seeds"] = out["n_seeds"].astype(int)
-    return out
-
-
-def cross_env_table(cm: pd.DataFrame) -> pd.DataFrame:
-    """Config x env table of one algorithm's config means, restricted to configs on every env."""
-    table = cm.pivot(index="config_id", columns="env_id", values="score")
-    return table.dropna(how="any")
 
 
 def cross_env_default(cm: pd.DataFrame) -> tuple[str | None, float]:
@@ -103,34 +48,6 @@ def cross_env_default(cm: pd.DataFrame) -> tuple[str | None, float]:
         return None, float("nan")
     means = table.mean(axis=1)
     return str(means.idxmax()), float(means.max())
-
-
-def bootstrap_config_means(
-    scores: pd.DataFrame, keys: Sequence[str], reps: int, rng: np.random.Generator,
-    chunk_cells: int = 4_000_000,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Bootstrap replicates of per-group means, resampling seeds within every group.
-
-    Returns the group keys (sorted) and a ``reps x groups`` matrix. Each group keeps its own
-    number of seeds (ragged groups are fine); replicates are drawn in chunks so memory stays
-    bounded by ``chunk_cells`` floats whatever ``reps`` is.
-    """
-    valid = scores.dropna(subset=["score"])
-    codes = valid.groupby(list(keys), sort=True).ngroup().to_numpy()
-    order = np.argsort(codes, kind="stable")
-    codes = codes[order]
-    x = valid["score"].to_numpy(dtype=float)[order]
-    groups = valid.iloc[order].drop_duplicates(list(keys))[list(keys)].reset_index(drop=True)
-    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
-    sizes = np.diff(np.r_[starts, len(codes)])
-    row_start, row_size = starts[codes], sizes[codes]
-    out = np.empty((reps, len(starts)))
-    step = max(1, chunk_cells // max(1, len(x)))
-    for lo in range(0, reps, step):
-        r = min(step, reps - lo)
-        idx = row_start + (rng.random((r, len(x))) * row_size).astype(np.int64)
-        out[lo:lo + r] = np.add.reduceat(x[idx], starts, axis=1) / sizes
-    return groups, out
 
 
 def _tuned_scores(cm: pd.DataFrame) -> tuple[float, float, str | None, int, int, str]:
@@ -195,13 +112,6 @@ def hyperparameter_sensitivity(
                 row[f"{name}_lower"], row[f"{name}_upper"] = float(lo), float(hi)
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def same_value(values: pd.Series, target: object) -> np.ndarray:
-    """Elementwise equality that treats NaN as equal to NaN (an unset hyperparameter)."""
-    if pd.isna(target):
-        return values.isna().to_numpy()
-    return (values == target).to_numpy()
 
 
 def subset_tuned_scores(

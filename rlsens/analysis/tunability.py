@@ -24,15 +24,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from rlsens.analysis.sensitivity import (
-    NO_COMMON_NOTE,
-    SINGLE_ENV_NOTE,
-    bare,
-    config_means,
-    cross_env_default,
-    param_columns,
-    same_value,
-)
+from rlsens.analysis._frames import bare, config_means, param_columns, same_value
+from rlsens.analysis.sensitivity import NO_COMMON_NOTE, SINGLE_ENV_NOTE, cross_env_default
 
 
 def _gains(cm: pd.DataFrame, free: Sequence[str], fixed: Sequence[str], default: str

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau, spearmanr
 
-from rlsens.analysis.sensitivity import rng_for
+from rlsens.analysis._rng import derive_rng
 
 COMPONENTS = ["env", "config", "seed", "residual"]
 
@@ -87,7 +87,7 @@ def seed_split_consistency(scores: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
         tau = rho = float("nan")
         n_configs = 0
         if len(seeds) >= 2:
-            shuffled = rng_for(seed, alg, env).permutation(seeds)
+            shuffled = derive_rng(seed, alg, env).permutation(seeds)
             half = set(shuffled[: len(seeds) // 2].tolist())
             side = sub["seed"].isin(half).map({True: "a", False: "b"})
             means = sub.groupby(["config_id", side])["score"].mean().unstack().dropna()

@@ -149,7 +149,8 @@ def interval_estimates(agg: pd.DataFrame, palette: Palette) -> Figure:
     return fig
 
 
-def performance_profiles(profile: pd.DataFrame, palette: Palette, xlabel: str) -> Figure:
+def performance_profiles(profile: pd.DataFrame, palette: Palette, xlabel: str,
+                         ylabel: str = "Fraction of runs with score > τ") -> Figure:
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for algorithm, part in profile.groupby("algorithm", sort=True):
         part = part.sort_values("tau")
@@ -157,7 +158,7 @@ def performance_profiles(profile: pd.DataFrame, palette: Palette, xlabel: str) -
         ax.fill_between(part["tau"], part["lower"], part["upper"], color=palette[algorithm],
                         alpha=0.2, linewidth=0)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("Fraction of runs with score > τ")
+    ax.set_ylabel(ylabel)
     ax.set_ylim(-0.02, 1.02)
     ax.legend(loc="best", frameon=False)
     fig.tight_layout()

@@ -85,8 +85,15 @@ def methods_paragraphs(
 
     stats = []
     ci = f"{int(options.confidence * 100)}%"
+    chosen = str(used.get("aggregates_ci", options.ci_method))
     ci_method = ("bias-corrected and accelerated (BCa) " + cite.cite("efron1987")
-                 if options.ci_method == "bca" else "percentile")
+                 if chosen.startswith("bca") else "percentile")
+    bca_text = {
+        "bca": " BCa follows rliable's definition: its acceleration comes from a jackknife that "
+               "leaves out one run index on every environment at once.",
+        "bca_scipy": " BCa follows scipy's multi-sample definition: its acceleration comes "
+                     "from a jackknife that leaves out one run of one environment at a time.",
+    }.get(chosen, "")
     if "aggregates" in used:
         names = {"iqm": "interquartile mean (IQM)", "mean": "mean", "median": "median",
                  "optimality_gap": "optimality gap (γ = 1)"}
@@ -94,7 +101,7 @@ def methods_paragraphs(
         stats.append(
             f"Aggregate metrics ({metrics}) follow rliable {cite.cite('agarwal2021')}: "
             f"{ci} {ci_method} intervals from a stratified bootstrap over runs within each "
-            f"environment with {options.reps:,} replicates (seed {options.seed})."
+            f"environment with {options.reps:,} replicates (seed {options.seed}).{bca_text}"
         )
     if "profiles" in used or "improvement" in used or "sample_efficiency" in used:
         parts = [name for key, name in (("profiles", "performance profiles"),
@@ -104,18 +111,33 @@ def methods_paragraphs(
         listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
         stats.append(f"{listed[0].upper()}{listed[1:]} use {options.profile_reps:,} bootstrap "
                      f"replicates {cite.cite('agarwal2021')}.")
+    if "profiles" in used:
+        stats.append("The performance profile pools runs over environments (an environment "
+                     "with more runs weighs more); the average-score distribution counts "
+                     "environments whose mean score exceeds τ (each weighs the same).")
+    if "sample_efficiency" in used:
+        stats.append("A sample-efficiency point pools the runs evaluated at that step and is "
+                     "shown only where every environment has a successful run of the "
+                     "algorithm there: imputed failed runs never form a point on their own.")
     if "pairwise" in used:
         kind = used["pairwise"]
         if kind == "welch":
-            test = f"Welch's t-test {cite.cite('welch1947')}"
+            test = (f"Welch's t-test {cite.cite('welch1947')} (pooled: the mean over "
+                    "environments of the per-environment differences, with its "
+                    "Welch–Satterthwaite degrees of freedom)")
         elif kind == "mannwhitney":
-            test = f"the Mann–Whitney U test {cite.cite('mann1947')}"
+            test = (f"the Mann–Whitney U test {cite.cite('mann1947')} (pooled: the mean over "
+                    "environments of U/(n_A n_B) against its exact null variance, normal "
+                    "reference)")
         else:
-            test = f"a bootstrap test ({options.test_reps:,} replicates)"
+            test = (f"a permutation test of the mean difference ({options.test_reps:,} "
+                    "permutations of the labels within each environment; p ≥ 1/(B + 1)) with "
+                    "a stratified percentile-bootstrap interval")
         stats.append(
             f"Pairwise comparisons use {test} on per-run scores, with mean differences, their "
-            f"intervals and P(A > B) as effect sizes; p-values are Holm-corrected "
-            f"{cite.cite('holm1979')} at α = {options.alpha}."
+            f"intervals and P(A > B) as effect sizes. The pooled rows are stratified: every "
+            f"shared environment weighs the same whatever its run counts. p-values are "
+            f"Holm-corrected {cite.cite('holm1979')} at α = {options.alpha}."
         )
     if stats:
         paragraphs.append(" ".join(stats))

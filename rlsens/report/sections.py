@@ -107,7 +107,7 @@ def require_multi_env(ctx: Context, what: str) -> None:
 
 
 def require_hyperparameters(ctx: Context) -> None:
-    hp = [c for c in ctx.nscores.columns if c.startswith("hp.")]
+    hp = analysis.hp_columns(ctx.nscores)
     require(bool(hp), "No hyperparameter was searched (no hp.* columns).")
     require(int(ctx.nscores.groupby("algorithm")["config_id"].nunique().max()) > 1,
             "Every algorithm has a single configuration: no hyperparameter varies.")
@@ -164,10 +164,18 @@ def section_aggregates(ctx: Context, section: Section) -> None:
         metrics = tuple(m for m in metrics if m != "optimality_gap")
         section.notes.append("The optimality gap (distance below a normalized score of 1) is "
                              "left out: scores are raw returns, which have no target of 1.")
+    method = opts.ci_method
+    counts = ctx.nscores.groupby(["algorithm", "env_id"]).size().groupby("algorithm").nunique()
+    if method == "bca" and (counts > 1).any():
+        method = "bca_scipy"
+        section.notes.append("Run counts differ between environments, which rliable's BCa "
+                             "(a jackknife over run indices) cannot handle: the intervals use "
+                             "the per-run jackknife of scipy's multi-sample BCa instead.")
     agg = analysis.aggregate_estimates(ctx.nscores, metrics=metrics, reps=opts.reps,
-                                       confidence=opts.confidence, method=opts.ci_method,
+                                       confidence=opts.confidence, method=method,
                                        seed=opts.seed)
     ctx.used["aggregates"] = metrics
+    ctx.used["aggregates_ci"] = method
     section.figures.append(ctx.figure(
         figures.interval_estimates(agg, ctx.palette), "aggregates",
         f"Aggregate {ctx.score_label.lower()} with {int(opts.confidence * 100)}% stratified-"
@@ -183,13 +191,23 @@ def section_profiles(ctx: Context, section: Section) -> None:
     require_variance(ctx)
     profile = analysis.performance_profile(ctx.nscores, reps=ctx.options.profile_reps,
                                            seed=ctx.options.seed)
+    average = analysis.average_score_profile(ctx.nscores, reps=ctx.options.profile_reps,
+                                             seed=ctx.options.seed)
     ctx.used["profiles"] = True
     section.figures.append(ctx.figure(
         figures.performance_profiles(profile, ctx.palette, ctx.score_label + " τ"),
         "performance_profiles",
-        "Performance profiles: fraction of runs scoring above τ, with "
-        f"{ctx.options.profile_reps:,}-replicate bootstrap bands. A curve that lies above "
-        "another everywhere dominates it stochastically.",
+        "Performance profiles: fraction of runs scoring above τ (runs pooled over "
+        f"environments), with {ctx.options.profile_reps:,}-replicate bootstrap bands. A curve "
+        "that lies above another everywhere dominates it stochastically.",
+    ))
+    section.figures.append(ctx.figure(
+        figures.performance_profiles(average, ctx.palette, ctx.score_label + " τ",
+                                     ylabel="Fraction of environments with mean > τ"),
+        "average_score_distributions",
+        "Average-score distributions: fraction of environments whose mean score over runs "
+        "exceeds τ (every environment weighs the same whatever its run count; steps of "
+        f"1/{len(ctx.envs)}), with {ctx.options.profile_reps:,}-replicate bootstrap bands.",
     ))
 
 
@@ -284,17 +302,12 @@ def _importance(ctx: Context) -> pd.DataFrame:
     return ctx.used["importance_frame"]
 
 
-def _overall(imp: pd.DataFrame) -> pd.DataFrame:
-    """The cross-env rows when present, else the single environment's."""
-    return imp[imp["env_id"] == "all"] if (imp["env_id"] == "all").any() else imp
-
-
 def section_importance(ctx: Context, section: Section) -> None:
     require_scores(ctx)
     require_hyperparameters(ctx)
     require_variance(ctx)
     imp = _importance(ctx)
-    overall = _overall(imp).dropna(subset=["importance"])
+    overall = analysis.overall_importance(imp).dropna(subset=["importance"])
     require(len(overall) > 0, "Importance is undefined: configuration scores do not vary.")
     ctx.used["importance"] = sorted(set(imp["method"].dropna()))
     section.figures.append(ctx.figure(
@@ -325,49 +338,15 @@ def section_importance(ctx: Context, section: Section) -> None:
         ))
 
 
-def _bins(values: pd.Series, bins: int = 5) -> pd.Categorical:
-    """Ordered display bins for a heatmap axis: quantile bins for many numeric values (labelled
-    by the range of values inside each), else the values themselves."""
-    numeric = pd.to_numeric(values, errors="coerce")
-    if numeric.notna().all() and numeric.nunique() > bins:
-        codes = pd.qcut(numeric, bins, labels=False, duplicates="drop")
-        ranges = numeric.groupby(codes).agg(["min", "max"])
-        labels = {code: f"{r['min']:.3g}–{r['max']:.3g}" for code, r in ranges.iterrows()}
-        return pd.Categorical(codes.map(labels), categories=[labels[c] for c in sorted(labels)],
-                              ordered=True)
-    if numeric.notna().all():
-        order = [str(v) for v in sorted(numeric.unique())]
-        return pd.Categorical(numeric.map(str), categories=order, ordered=True)
-    text = values.astype(str)
-    return pd.Categorical(text, categories=sorted(text.unique()), ordered=True)
-
-
 def section_pair_heatmap(ctx: Context, section: Section) -> None:
     require_scores(ctx)
     require_hyperparameters(ctx)
     require_variance(ctx)
-    imp = _overall(_importance(ctx))
-    pairs = imp[(imp["order"] == 2) & imp["importance"].notna()]
+    pairs = analysis.most_important_pairs(_importance(ctx))
     require(len(pairs) > 0, "No pair of hyperparameters was searched together.")
     means = analysis.config_means(ctx.nscores)
-    mains = imp[imp["order"] == 1].set_index(["algorithm", "term"])["importance"].fillna(0.0)
-    for algorithm, part in pairs.groupby("algorithm", sort=True):
-        # The pair whose two hyperparameters together explain the most variance (main effects
-        # plus interaction): what a reader wants to see jointly, even when the interaction
-        # itself is small.
-        terms = [tuple(t.strip() for t in str(term).split("×")) for term in part["term"]]
-        joint = [
-            mains.get((algorithm, a), 0.0) + mains.get((algorithm, b), 0.0) + float(inter)
-            for (a, b), inter in zip(terms, part["importance"], strict=True)
-        ]
-        best = int(np.argmax(joint))
-        param_a, param_b = terms[best]
-        explained = joint[best]
-        cm = means[means["algorithm"] == algorithm]
-        grid = (cm.assign(_a=_bins(cm[f"hp.{param_a}"]), _b=_bins(cm[f"hp.{param_b}"]))
-                .pivot_table(index="_b", columns="_a", values="score", aggfunc="mean",
-                             observed=False)
-                .sort_index(ascending=False))
+    for algorithm, param_a, param_b, explained in pairs.itertuples(index=False):
+        grid = analysis.pair_grid(means[means["algorithm"] == algorithm], param_a, param_b)
         section.figures.append(ctx.figure(
             figures.pair_heatmap(grid, str(algorithm), param_a, param_b, ctx.score_label),
             f"pair_heatmap_{figure_slug(algorithm)}",
@@ -583,8 +562,9 @@ def section_pairwise(ctx: Context, section: Section) -> None:
         "pairwise_tests", "Pairwise tests", tests,
         ["Environment", "A", "B", "Runs A/B", "Mean diff A − B [CI]", "P(A > B)", "p",
          "p (Holm)", f"Significant (α={opts.alpha})"], rows, bold,
-        caption="Differences on the scores' normalized scale; 'all' pools the shared "
-                "environments. Holm correction over every test in the table.",
+        caption="Differences on the scores' normalized scale; 'all' compares the shared "
+                "environments stratified by environment, each weighing the same whatever its "
+                "run counts. Holm correction over every test in the table.",
     ))
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import gammaln
 
-from rlsens.analysis.sensitivity import config_means, cross_env_table
+from rlsens.analysis._frames import config_means, cross_env_table
 
 
 def _moments(sorted_values: np.ndarray, pmf: np.ndarray) -> tuple[float, float]:

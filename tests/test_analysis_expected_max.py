@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rlsens.analysis.expected_max import expected_max_u, expected_max_v, tuning_curves
 from rlsens.analysis.protocol import select_and_report
-from rlsens.analysis.tuning import expected_max_u, expected_max_v, tuning_curves
 
 
 def test_v_statistic_by_hand() -> None:

@@ -23,14 +23,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from rlsens.analysis._frames import bare, bootstrap_config_means, config_means, param_columns
+from rlsens.analysis._rng import derive_rng
 from rlsens.analysis.importance import encode
-from rlsens.analysis.sensitivity import (
-    bare,
-    bootstrap_config_means,
-    config_means,
-    param_columns,
-    rng_for,
-)
 
 COLUMNS = ["algorithm", "env_id", "param", "value", "mean", "lower", "upper", "n",
            "value_low", "value_high"]
@@ -98,7 +93,7 @@ def sensitivity_curves(
         boot = None
         if reps > 0:
             groups, boot = bootstrap_config_means(sub, ["env_id", "config_id"], reps,
-                                                  rng_for(seed, alg))
+                                                  derive_rng(seed, alg))
             if not groups.equals(cm[["env_id", "config_id"]].reset_index(drop=True)):
                 raise AssertionError("bootstrap groups and configuration means are misaligned")
         for env, frame, env_boot in _targets(cm, boot):
