@@ -15,7 +15,6 @@ from typing import Any, TextIO
 
 from rlsens import provenance
 from rlsens.plan import Plan
-from rlsens.spec import RunSpec
 from rlsens.store import ResultStore
 
 FAILED_STATUSES = ("failed", "timeout")
@@ -36,25 +35,6 @@ class SweepOutcome:
         return sum(self.statuses.get(s, 0) for s in FAILED_STATUSES)
 
 
-def plan_index(runs: Sequence[RunSpec]) -> list[dict[str, Any]]:
-    """Run ids grouped by algorithm x environment, so `rlsens status` needs no suite file."""
-    cells: dict[tuple[str, str], list[str]] = {}
-    for spec in runs:
-        cells.setdefault((spec.algorithm, spec.env_id), []).append(spec.run_id)
-    return [
-        {"algorithm": alg, "env_id": env, "run_ids": ids} for (alg, env), ids in cells.items()
-    ]
-
-
-def seed_roles(runs: Sequence[RunSpec]) -> dict[str, list[str]]:
-    """Run ids per seed role. Roles are not part of a run's identity (re-splitting seeds must
-    not re-run anything), so the analysis takes them from the current plan, not the records."""
-    roles: dict[str, list[str]] = {}
-    for spec in runs:
-        roles.setdefault(spec.seed_role, []).append(spec.run_id)
-    return roles
-
-
 def build_manifest(plan: Plan, previous: dict[str, Any]) -> dict[str, Any]:
     suite = plan.suite
     return {
@@ -69,8 +49,9 @@ def build_manifest(plan: Plan, previous: dict[str, Any]) -> dict[str, Any]:
         "plan": {
             "runs": len(plan.runs),
             "run_ids": [spec.run_id for spec in plan.runs],
-            "cells": plan_index(plan.runs),
-            "seed_roles": seed_roles(plan.runs),
+            "cells": [{"algorithm": alg, "env_id": env, "run_ids": ids}
+                      for alg, env, ids in plan.cells()],
+            "seed_roles": plan.seed_roles(),
         },
         "provenance": {**provenance.collect(), "started_at": provenance.now_utc()},
         "history": [*previous.get("history", [])],

@@ -21,7 +21,7 @@ from typing import Any
 from rlsens.errors import SuiteError
 from rlsens.spec import EvalProtocol, Resources, stable_hash
 from rlsens.suite import vocabulary
-from rlsens.suite.designs import DESIGN_TYPES, Design, sobol_n_problem
+from rlsens.suite.design import DESIGN_TYPES, Design, sobol_n_problem
 from rlsens.suite.loader import KeyPath, Source, deep_merge, numeric_string, read_yaml
 from rlsens.suite.space import (
     ALLOWED_SYNTAX,
