@@ -146,7 +146,8 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(
-                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_PREFIXES)
-                else v)
+            risky = out[column].map(
+                lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES)).astype(bool)
+            if risky.any():
+                out.loc[risky, column] = "'" + out.loc[risky, column]
     return out
