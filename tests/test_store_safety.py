@@ -144,9 +144,8 @@ def test_unwritable_folder_is_found_by_the_probe(tmp_path: Path) -> None:
     for root in (blocker, blocker / "results"):
         with pytest.raises(StoreError, match="results folder"):
             probe_writable(root)
-    with pytest.raises(StoreError):
-        with ResultStore(blocker / "results").lock():
-            pytest.fail("the lock must not be taken on an unwritable folder")
+    with pytest.raises(StoreError), ResultStore(blocker / "results").lock():
+        pytest.fail("the lock must not be taken on an unwritable folder")
 
 
 def test_failed_record_write_is_kept_in_the_fallback_folder(
