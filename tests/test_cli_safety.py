@@ -194,3 +194,36 @@ def test_corrupt_manifest_way_out_works_end_to_end(
     assert "0 to run" in capsys.readouterr().err
     assert ResultStore(results).stored_ids() == stored
     assert main(["status", str(results)]) == 0
+
+
+@pytest.mark.slow
+def test_records_the_store_refuses_at_run_time_are_kept_and_can_be_copied_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import rlsens.store.results as results_module
+
+    results = tmp_path / "results"
+    safe = tmp_path / "safe"
+    monkeypatch.setenv("RLSENS_FALLBACK_DIR", str(safe))
+    real_write = results_module.atomic_write_text
+
+    def disk_full_for_records(path: Path, text: str) -> None:
+        if path.is_relative_to(results / "runs"):
+            raise OSError(28, "No space left on device", str(path))
+        real_write(path, text)
+
+    monkeypatch.setattr(results_module, "atomic_write_text", disk_full_for_records)
+    args = ["run", str(SMOKE), *TINY, "--results", str(results)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    kept = sorted(safe.rglob("*.json"))
+    planned = ResultStore(results).planned_ids() or []
+    assert {p.stem for p in kept} == set(planned) and planned
+    assert str(safe / "results") in err and "cp -r" in err
+    assert not (results / "runs").exists()
+
+    monkeypatch.setattr(results_module, "atomic_write_text", real_write)
+    shutil.copytree(safe / "results" / "runs", results / "runs")  # what the message says
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "0 to run" in capsys.readouterr().err
