@@ -68,9 +68,9 @@ def run_folder(suite_name: str, results: str | None) -> Path:
     folder = (RESULTS_DIR / suite_name).resolve()
     if folder == root or not folder.is_relative_to(root):
         raise UsageError(
-            f"suite name {suite_name!r} would write to {folder}, outside {root}; name the "
-            "suite with letters, digits, '-' and '_' only, or choose the folder explicitly "
-            "with --results."
+            f"suite name {suite_name!r} would make `rlsens run` write to {folder}, which is not "
+            f"a folder of its own inside {root}; name the suite with letters, digits, '-' and "
+            "'_' only, or choose the folder explicitly with --results."
         )
     return RESULTS_DIR / suite_name
 
