@@ -118,6 +118,15 @@ def test_record_found_twice_is_counted_once_and_reported(tmp_path: Path) -> None
     assert status.totals.done == 3 and status.warnings == tables.warnings
 
 
+def test_record_in_another_shard_is_still_found(tmp_path: Path) -> None:
+    store, ids = _planned_store(tmp_path, range(2))
+    moved = tmp_path / "runs" / "zz" / f"{ids[0]}.json"
+    moved.parent.mkdir()
+    store.record_path(ids[0]).rename(moved)
+    assert store.read(ids[0]).run_id == ids[0]
+    assert store_status(store).totals.done == 2 and len(store.load().runs) == 2
+
+
 def test_status_counts_runs_left_out_of_the_plan(tmp_path: Path) -> None:
     store, _ = _planned_store(tmp_path, range(2))
     store.write(make_result(7))

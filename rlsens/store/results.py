@@ -164,9 +164,12 @@ class ResultStore:
         return set(self._index())
 
     def read(self, run_id: str) -> RunResult:
+        """The record of ``run_id``: its canonical path (no folder scan), else any copy."""
+        canonical = self.record_path(run_id)
+        if canonical.exists():
+            return self._read_file(canonical)
         paths = self._index().get(run_id)
-        return self._read_file(self._chosen(run_id, paths) if paths else
-                               self.record_path(run_id))
+        return self._read_file(paths[0] if paths else canonical)
 
     def _read_file(self, path: Path) -> RunResult:
         fix = ("Move it out of the store (its run is redone on the next `rlsens run`) or "
