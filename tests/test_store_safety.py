@@ -212,3 +212,14 @@ def test_spreadsheet_safe_neutralises_text_and_keeps_numbers() -> None:
     assert pd.isna(safe["error"].iloc[5])  # missing stays missing
     assert safe["score"].tolist() == frame["score"].tolist()
     assert frame["error"].iloc[0].startswith("=")  # the input is not modified
+
+
+def test_report_csv_tables_are_spreadsheet_safe(tmp_path: Path) -> None:
+    from rlsens.report.tables import ReportTable
+
+    data = pd.DataFrame({"algorithm": ["=evil", "ok"], "iqm": [-0.5, 0.25]})
+    table = ReportTable("t", "T", data, ["Algorithm", "IQM"], [["=evil", "-0.5"],
+                                                               ["ok", "0.25"]])
+    csv = pd.read_csv(table.write(tmp_path)[0])
+    assert csv["algorithm"].tolist() == ["'=evil", "ok"]
+    assert csv["iqm"].tolist() == [-0.5, 0.25]
