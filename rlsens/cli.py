@@ -9,17 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rlsens.errors import RlsensError, UsageError
-from rlsens.store import ResultStore
+from rlsens.store import ResultStore, StoreTables, merge_tables, store_status
 
 if TYPE_CHECKING:  # imported lazily at run time: the CLI should start fast
-    import pandas as pd
-
     from rlsens.report import ReportOptions
 
 EXIT_OK, EXIT_RUNS_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -47,12 +44,59 @@ def resolve_results(arg: str) -> Path:
     path = Path(arg)
     if path.is_dir():
         return path
+    if path.exists():
+        raise UsageError(f"{arg} is a file, not a results folder; pass the folder that "
+                         "`rlsens run` wrote (e.g. results/<suite>).")
     if (RESULTS_DIR / arg).is_dir():
         return RESULTS_DIR / arg
     raise UsageError(
         f"no results folder {arg!r} (nor {RESULTS_DIR / arg}); run the suite first with "
         f"`rlsens run {arg}`."
     )
+
+
+def run_folder(suite_name: str, results: str | None) -> Path:
+    """Where `rlsens run` writes: ``--results`` as given, else results/<suite name>.
+
+    The suite name comes from a file, so without ``--results`` the resolved folder must lie
+    strictly inside the results root: ``name: ../elsewhere`` or an absolute name must not
+    make a run write (and overwrite) anywhere else.
+    """
+    if results:
+        return Path(results)
+    root = RESULTS_DIR.resolve()
+    folder = (RESULTS_DIR / suite_name).resolve()
+    if folder == root or not folder.is_relative_to(root):
+        raise UsageError(
+            f"suite name {suite_name!r} would make `rlsens run` write to {folder}, which is not "
+            f"a folder of its own inside {root}; name the suite with letters, digits, '-' and "
+            "'_' only, or choose the folder explicitly with --results."
+        )
+    return RESULTS_DIR / suite_name
+
+
+def writable_out(out: Path, what: str) -> Path:
+    """``out`` as an output folder, or a usage error saying why it cannot be one."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{what} {out} is a file; pass --out with a folder path.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {what} {out} ({exc.strerror or exc}); pass --out "
+                         "with a writable folder.") from exc
+    if not os.access(out, os.W_OK):
+        raise UsageError(f"{what} {out} is not writable; pass --out with a writable folder "
+                         "(a read-only store can still be exported or reported elsewhere).")
+    return out
+
+
+def print_notes(tables: StoreTables, include_flag: str | None) -> None:
+    """What a reader must know about the records behind an output: duplicates, left-outs."""
+    for warning in tables.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if tables.unused and include_flag:
+        print(f"note: {tables.unused} stored runs are not in the current plan and were left "
+              f"out; add {include_flag} to include them.", file=sys.stderr)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -89,7 +133,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     suite_path = resolve_suite(args.suite)
     suite = load_suite(suite_path, scale=args.scale)
     plan = build_plan(suite)
-    results = Path(args.results) if args.results else RESULTS_DIR / suite.name
+    results = run_folder(suite.name, args.results)
     outcome = run_plan(
         plan,
         ResultStore(results),
@@ -102,6 +146,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.statuses.items()))
     print(f"{results}: {counts or 'no runs stored'} (of {outcome.planned} planned)")
+    if outcome.unsaved:
+        folder = outcome.unsaved[0].parents[2]
+        print(
+            f"{len(outcome.unsaved)} finished runs could not be written to {results} and are "
+            f"kept under {folder}; once {results} is writable, copy them back with "
+            f"`cp -r {folder}/runs {results}/` (or run the same command again to redo them).",
+            file=sys.stderr,
+        )
+        return EXIT_RUNS_FAILED
     if outcome.interrupted:
         again = " ".join(["rlsens", *sys.argv[1:]]) if sys.argv[1:] else "rlsens run ..."
         print(f"Interrupted. Finished runs are kept; resume with: {again}", file=sys.stderr)
@@ -135,58 +188,45 @@ def _token_auth_for_clusters(address: str | None) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    store = ResultStore(resolve_results(args.results))
-    manifest = store.read_manifest()
-    cells = manifest.get("plan", {}).get("cells")
-    if not cells:
-        raise UsageError(f"{store.root}: no manifest with a plan; was it written by `rlsens run`?")
-    stored = store.stored_ids()
+    status = store_status(ResultStore(resolve_results(args.results)))
     print(f"{'algorithm':<16} {'environment':<28} {'done':>6} {'failed':>6} {'remaining':>9}")
-    totals: Counter[str] = Counter()
-    failures: list[str] = []
-    for cell in cells:
-        counts: Counter[str] = Counter()
-        for rid in cell["run_ids"]:
-            if rid not in stored:
-                counts["remaining"] += 1
-                continue
-            result = store.read(rid)
-            if result.status in ("failed", "timeout"):
-                counts["failed"] += 1
-                last = (result.error or "").strip().splitlines()[-1:] or [""]
-                failures.append(f"  {rid} {cell['algorithm']} {cell['env_id']} "
-                                f"seed {result.spec.seed}: {result.status} {last[0][:120]}")
-            else:
-                counts["done"] += 1
-        totals.update(counts)
-        print(f"{cell['algorithm']:<16} {cell['env_id']:<28} {counts['done']:>6} "
-              f"{counts['failed']:>6} {counts['remaining']:>9}")
-    print(f"{'total':<45} {totals['done']:>6} {totals['failed']:>6} {totals['remaining']:>9}")
-    if failures:
+    for cell in status.cells:
+        print(f"{cell.algorithm:<16} {cell.env_id:<28} {cell.done:>6} {cell.failed:>6} "
+              f"{cell.remaining:>9}")
+    total = status.totals
+    print(f"{'total':<45} {total.done:>6} {total.failed:>6} {total.remaining:>9}")
+    if status.failures:
         print("failed runs:")
-        print("\n".join(failures[-20:]))
+        for run in status.failures[-20:]:
+            print(f"  {run.run_id} {run.algorithm} {run.env_id} seed {run.seed}: "
+                  f"{run.status} {run.error[:120]}")
+    for warning in status.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if status.unused:
+        print(f"note: {status.unused} stored runs are not in the current plan and are not "
+              "counted above; `rlsens export --all` and `rlsens report --all` include them.",
+              file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from rlsens.tables import spreadsheet_safe
+
     store = ResultStore(resolve_results(args.results))
     tables = store.load(planned_only=not args.all)
-    out = Path(args.out) if args.out else store.root / "tables"
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_out(Path(args.out) if args.out else store.root / "tables", "export folder")
     for name, frame in (("runs", tables.runs), ("curves", tables.curves)):
         if "parquet" in args.format:
             frame.to_parquet(out / f"{name}.parquet", index=False)
         if "csv" in args.format:
-            frame.to_csv(out / f"{name}.csv", index=False)
+            spreadsheet_safe(frame).to_csv(out / f"{name}.csv", index=False)
     print(f"wrote {len(tables.runs)} runs and {len(tables.curves)} evaluations to {out}/")
+    print_notes(tables, None if args.all else "--all")
     return EXIT_OK
 
 
 def _report_options(args: argparse.Namespace) -> ReportOptions:
     from rlsens.report import ReportOptions
-
-    if args.reps is not None and args.reps < 1:
-        raise UsageError(f"--reps must be at least 1, got {args.reps}")
 
     overrides = {
         key: value
@@ -200,51 +240,41 @@ def _report_options(args: argparse.Namespace) -> ReportOptions:
         )
         if value is not None
     }
-    return ReportOptions(**overrides)
+    try:
+        return ReportOptions(**overrides)
+    except ValueError as exc:
+        flag = str(exc).split(" ", 1)[0]
+        raise UsageError(f"--{flag}: {exc}") from exc
 
 
-def _build(
-    runs: pd.DataFrame,
-    curves: pd.DataFrame,
-    manifest: dict[str, Any],
-    out: Path,
-    options: ReportOptions,
-) -> Path:
+def _build(tables: StoreTables, out: Path, options: ReportOptions) -> Path:
     """Build a report; options the data cannot honour become a usage error, not a traceback."""
     from rlsens.report import build_report
 
     try:
-        return build_report(runs, curves, manifest, out, options=options)
+        return build_report(tables.runs, tables.curves, tables.manifest,
+                            writable_out(out, "report folder"), options=options)
     except ValueError as exc:
         raise UsageError(f"cannot build the report with these options: {exc}") from exc
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    options = _report_options(args)
     store = ResultStore(resolve_results(args.results))
-    tables = store.load()
-    out = Path(args.out) if args.out else store.root / "report"
-    index = _build(tables.runs, tables.curves, tables.manifest, out, _report_options(args))
+    tables = store.load(planned_only=not args.all)
+    index = _build(tables, Path(args.out) if args.out else store.root / "report", options)
     print(f"report: {index}")
+    print_notes(tables, None if args.all else "--all")
     return EXIT_OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    import pandas as pd
-
-    from rlsens.report import merge_manifests
-
-    loaded = [ResultStore(resolve_results(r)).load() for r in args.results]
-    runs = pd.concat([t.runs for t in loaded], ignore_index=True)
-    curves = pd.concat([t.curves for t in loaded], ignore_index=True)
-    duplicated = runs["run_id"].duplicated()
-    if duplicated.any():
-        print(f"{int(duplicated.sum())} runs appear in more than one result set; "
-              "each is counted once.", file=sys.stderr)
-        runs = runs[~duplicated]
-        curves = curves.drop_duplicates(["run_id", "step"])
-    manifest = merge_manifests([t.manifest for t in loaded])
-    index = _build(runs, curves, manifest, Path(args.out), _report_options(args))
+    options = _report_options(args)
+    tables = merge_tables([ResultStore(resolve_results(r)).load(planned_only=not args.all)
+                           for r in args.results])
+    index = _build(tables, Path(args.out), options)
     print(f"comparison report: {index}")
+    print_notes(tables, None if args.all else "--all")
     return EXIT_OK
 
 
@@ -326,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
                  "rlsens report results/ddpg")
     p.add_argument("results", help="results folder or suite name")
     p.add_argument("--out", help="output folder (default <results>/report)")
+    p.add_argument("--all", action="store_true",
+                   help="include stored runs that are no longer in the suite's plan")
     _report_arguments(p)
     p.set_defaults(func=cmd_report)
 
@@ -333,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
                  "rlsens compare results/ddpg results/sac --out results/ddpg-vs-sac")
     p.add_argument("results", nargs="+", help="results folders or suite names")
     p.add_argument("--out", required=True, help="output folder of the comparison report")
+    p.add_argument("--all", action="store_true",
+                   help="include stored runs that are no longer in their suite's plan")
     _report_arguments(p)
     p.set_defaults(func=cmd_compare)
     return parser

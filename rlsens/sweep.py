@@ -10,13 +10,21 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, TextIO
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TextIO
 
 from rlsens import provenance
+from rlsens.errors import StoreError
 from rlsens.plan import Plan
-from rlsens.spec import RunSpec
-from rlsens.store import ResultStore
+from rlsens.store import (
+    Manifest,
+    ManifestPlan,
+    ManifestSuite,
+    PlanCell,
+    ResultStore,
+    suite_conflict,
+)
 
 FAILED_STATUSES = ("failed", "timeout")
 
@@ -30,56 +38,68 @@ class SweepOutcome:
     statuses: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
     not_run: int = 0
+    unsaved: list[Path] = field(default_factory=list)
 
     @property
     def failed(self) -> int:
         return sum(self.statuses.get(s, 0) for s in FAILED_STATUSES)
 
 
-def plan_index(runs: Sequence[RunSpec]) -> list[dict[str, Any]]:
-    """Run ids grouped by algorithm x environment, so `rlsens status` needs no suite file."""
-    cells: dict[tuple[str, str], list[str]] = {}
-    for spec in runs:
-        cells.setdefault((spec.algorithm, spec.env_id), []).append(spec.run_id)
-    return [
-        {"algorithm": alg, "env_id": env, "run_ids": ids} for (alg, env), ids in cells.items()
-    ]
-
-
-def seed_roles(runs: Sequence[RunSpec]) -> dict[str, list[str]]:
-    """Run ids per seed role. Roles are not part of a run's identity (re-splitting seeds must
-    not re-run anything), so the analysis takes them from the current plan, not the records."""
-    roles: dict[str, list[str]] = {}
-    for spec in runs:
-        roles.setdefault(spec.seed_role, []).append(spec.run_id)
-    return roles
-
-
-def build_manifest(plan: Plan, previous: dict[str, Any]) -> dict[str, Any]:
+def build_manifest(plan: Plan, previous: Manifest | None) -> Manifest:
     suite = plan.suite
-    return {
-        "suite": {
-            "name": suite.name,
-            "path": str(suite.path),
-            "scale": suite.scale,
-            "hash": suite.hash,
-            "resolved": suite.resolved,
-        },
-        "searched": {alg: list(names) for alg, names in suite.searched.items()},
-        "plan": {
-            "runs": len(plan.runs),
-            "run_ids": [spec.run_id for spec in plan.runs],
-            "cells": plan_index(plan.runs),
-            "seed_roles": seed_roles(plan.runs),
-        },
-        "provenance": {**provenance.collect(), "started_at": provenance.now_utc()},
-        "history": [*previous.get("history", [])],
-    }
+    return Manifest(
+        suite=ManifestSuite(
+            name=suite.name,
+            path=str(suite.path),
+            scale=suite.scale,
+            hash=suite.hash,
+            resolved=suite.resolved,
+        ),
+        searched={alg: list(names) for alg, names in suite.searched.items()},
+        plan=ManifestPlan(
+            runs=len(plan.runs),
+            run_ids=[spec.run_id for spec in plan.runs],
+            cells=[PlanCell(alg, env, ids) for alg, env, ids in plan.cells()],
+            seed_roles=plan.seed_roles(),
+        ),
+        provenance={**provenance.collect(), "started_at": provenance.now_utc()},
+        history=list(previous.history) if previous is not None else [],
+    )
+
+
+def claim_store(plan: Plan, store: ResultStore) -> Manifest | None:
+    """Check that ``store`` may take runs of ``plan``'s suite; return its current manifest.
+
+    Refuses a store that belongs to another suite (see ``suite_conflict``) before anything
+    is written, and archives the manifest of an edited suite under ``manifests/``.
+    """
+    previous = store.read_manifest()
+    if previous is None:
+        return None
+    conflict = suite_conflict(previous.suite, ManifestSuite(name=plan.suite.name))
+    if conflict:
+        raise StoreError(
+            f"{store.root} belongs to another suite: {conflict}. A results folder holds the "
+            "runs of one suite; pass --results with another folder (e.g. "
+            f"results/{plan.suite.name}), or move {store.root} aside."
+        )
+    if previous.suite.hash != plan.suite.hash:
+        store.archive_manifest()
+    return previous
 
 
 def stored_statuses(store: ResultStore, run_ids: Sequence[str]) -> Counter[str]:
     stored = store.stored_ids()
     return Counter(store.read(rid).status for rid in run_ids if rid in stored)
+
+
+def _write_final_manifest(store: ResultStore, manifest: Manifest, out: TextIO) -> None:
+    """Record the run's end; a store that stopped taking writes must not hide the results."""
+    try:
+        store.write_manifest(manifest)
+    except OSError as exc:
+        print(f"warning: could not update {store.manifest_path} ({exc.strerror or exc}); the "
+              "stored runs are unaffected and the next `rlsens run` rewrites it.", file=out)
 
 
 def run_plan(
@@ -95,9 +115,11 @@ def run_plan(
     stream: TextIO | None = None,
 ) -> SweepOutcome:
     """Execute the runs of ``plan`` that ``store`` lacks, holding the store's write lock."""
-    from rlsens.execute import execute
+    from rlsens.execute import check_options, execute
 
+    check_options(backend, max_concurrent, max_retries)
     with store.lock():
+        previous = claim_store(plan, store)
         planned_ids = [spec.run_id for spec in plan.runs]
         planned = set(planned_ids)
         stored = store.stored_ids()
@@ -117,10 +139,11 @@ def run_plan(
         if unused:
             print(
                 f"{unused} stored runs are no longer in the plan (the suite changed): "
-                "kept in the store, not used.",
+                "kept in the store, not used (`rlsens export --all` and `rlsens report --all` "
+                "include them).",
                 file=out,
             )
-        manifest = build_manifest(plan, store.read_manifest())
+        manifest = build_manifest(plan, previous)
         store.write_manifest(manifest)
 
         summary = execute(
@@ -134,17 +157,17 @@ def run_plan(
             stream=stream,
         )
 
-        manifest["provenance"]["finished_at"] = provenance.now_utc()
-        manifest["history"].append(
+        finished = {**manifest.provenance, "finished_at": provenance.now_utc()}
+        _write_final_manifest(store, replace(manifest, provenance=finished, history=[
+            *manifest.history,
             {
-                "started_at": manifest["provenance"]["started_at"],
-                "finished_at": manifest["provenance"]["finished_at"],
+                "started_at": finished["started_at"],
+                "finished_at": finished["finished_at"],
                 "executed": len(todo),
                 "interrupted": summary.interrupted,
                 "backend": backend,
-            }
-        )
-        store.write_manifest(manifest)
+            },
+        ]), out)
         statuses = stored_statuses(store, planned_ids)
 
     return SweepOutcome(
@@ -155,4 +178,5 @@ def run_plan(
         statuses=dict(statuses),
         interrupted=summary.interrupted,
         not_run=len(summary.not_run),
+        unsaved=list(store.unsaved),
     )

@@ -130,3 +130,24 @@ def build_tables(results: Iterable[RunResult]) -> tuple[pd.DataFrame, pd.DataFra
 def hyperparameter_columns(runs: pd.DataFrame) -> list[str]:
     """The searched hyperparameters present in a runs table (``hp.`` columns), prefix removed."""
     return [c[len(HP_PREFIX) :] for c in runs.columns if c.startswith(HP_PREFIX)]
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells cannot run as spreadsheet formulas.
+
+    A CSV cell beginning with ``= + - @`` (or tab/CR) is evaluated by Excel and LibreOffice
+    when opened; error messages and labels come from users and runs, so text cells get a
+    leading ``'`` (OWASP's advice). Only text columns change: numbers, including negative
+    ones, stay numbers.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            risky = out[column].map(
+                lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES)).astype(bool)
+            if risky.any():
+                out.loc[risky, column] = "'" + out.loc[risky, column]
+    return out

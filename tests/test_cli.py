@@ -16,7 +16,7 @@ import pytest
 from rlsens.cli import main
 from rlsens.record import Evaluation, RunResult
 from rlsens.spec import RunSpec
-from rlsens.store import ResultStore
+from rlsens.store import Manifest, ResultStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "suites" / "smoke.yaml"
@@ -140,8 +140,8 @@ def _store_with(root: Path, algorithm: str, offset: float) -> None:
                                     lengths=[200]) for i in range(2)]
                 store.write(RunResult(spec=spec, status="ok", curve=curve, steps=1000))
                 ids.append(spec.run_id)
-    store.write_manifest({"suite": {"name": algorithm}, "plan": {"runs": len(ids),
-                                                                  "run_ids": ids}})
+    store.write_manifest(Manifest.from_dict({"suite": {"name": algorithm},
+                                             "plan": {"runs": len(ids), "run_ids": ids}}))
 
 
 def test_report_and_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,14 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rlsens.suite.designs import (
-    Design,
-    algorithm_seed,
-    deduplicate,
-    generate,
-    sobol_n_problem,
-    unit_points,
-)
+from rlsens.plan.designs import algorithm_seed, deduplicate, generate, unit_points
+from rlsens.suite.design import Design, sobol_n_problem
 from rlsens.suite.space import Categorical, Derived, Fixed, Int, LogUniform, Uniform
 
 DIMS = {

@@ -105,7 +105,7 @@ def test_merge_manifests_pools_plans_and_reports_conflicts():
             "environments": {"Pendulum-v1": {"budget": 200}}}},
          "searched": {"sac": ["tau"], "ppo": ["gamma"]},
          "plan": {"runs": 2, "run_ids": ["r2", "r3"]}}
-    merged = merge_manifests([a, b, {}])
+    merged = merge_manifests([a, b, {}]).to_dict()
     assert merged["suite"]["name"] == "a + b + store 3"
     assert merged["plan"]["run_ids"] == ["r1", "r2", "r3"]
     assert merged["plan"]["runs"] == 3
@@ -118,6 +118,7 @@ def test_merge_manifests_pools_plans_and_reports_conflicts():
 
 def test_log_scaled_hyperparameters_follow_the_suite() -> None:
     from rlsens.report.manifest import log_scaled_hyperparameters
+    from rlsens.store import Manifest
 
     manifest = {"suite": {"resolved": {"algorithms": {"ddpg": {"search_space": {
         "learning_rate": {"dist": "log_uniform", "low": 1e-5, "high": 1e-3},
@@ -126,5 +127,6 @@ def test_log_scaled_hyperparameters_follow_the_suite() -> None:
         "noise_std": {"dist": "uniform", "low": 0.0, "high": 0.5},
         "gamma": {"derived": "1 - one_minus_gamma"},
     }}}}}}
-    assert log_scaled_hyperparameters(manifest) == {"ddpg": {"learning_rate", "batch_size"}}
-    assert log_scaled_hyperparameters({}) == {}
+    assert log_scaled_hyperparameters(Manifest.from_dict(manifest)) == {
+        "ddpg": {"learning_rate", "batch_size"}}
+    assert log_scaled_hyperparameters(Manifest()) == {}

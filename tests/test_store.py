@@ -15,7 +15,7 @@ import pytest
 from rlsens.errors import StoreError
 from rlsens.record import Evaluation, RunResult
 from rlsens.spec import RunSpec
-from rlsens.store import ResultStore
+from rlsens.store import Manifest, ResultStore
 
 
 def make_result(seed: int, status: str = "ok", evals: int = 3) -> RunResult:
@@ -60,7 +60,7 @@ def test_only_planned_runs_are_used(tmp_path: Path) -> None:
     kept, dropped = make_result(0), make_result(1)
     store.write(kept)
     store.write(dropped)
-    store.write_manifest({"plan": {"runs": 1, "run_ids": [kept.run_id]}})
+    store.write_manifest(Manifest.from_dict({"plan": {"runs": 1, "run_ids": [kept.run_id]}}))
     tables = store.load()
     assert list(tables.runs["run_id"]) == [kept.run_id]
     assert tables.unused == 1

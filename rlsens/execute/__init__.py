@@ -27,7 +27,17 @@ from rlsens.spec import RunSpec
 
 BACKENDS = ("ray", "serial")
 
-__all__ = ["BACKENDS", "ExecutionSummary", "execute"]
+__all__ = ["BACKENDS", "ExecutionSummary", "check_options", "execute"]
+
+
+def check_options(backend: str, max_concurrent: int | None, max_retries: int) -> None:
+    """Refuse options ``execute`` cannot honour; callers run it before touching a store."""
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if max_concurrent is not None and max_concurrent < 1:
+        raise UsageError(f"max_concurrent must be at least 1, got {max_concurrent}")
+    if max_retries < 0:
+        raise UsageError(f"max_retries must be 0 or more, got {max_retries}")
 
 
 def execute(
@@ -56,12 +66,7 @@ def execute(
     summary has ``interrupted=True`` and the unfinished run ids in ``not_run``. If ``sink``
     raises, running runs are cancelled and the exception propagates.
     """
-    if backend not in BACKENDS:
-        raise UsageError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    if max_concurrent is not None and max_concurrent < 1:
-        raise UsageError(f"max_concurrent must be at least 1, got {max_concurrent}")
-    if max_retries < 0:
-        raise UsageError(f"max_retries must be 0 or more, got {max_retries}")
+    check_options(backend, max_concurrent, max_retries)
     specs = unique_specs(specs)
     out = stream if stream is not None else sys.stderr
     started = time.monotonic()

@@ -7,7 +7,7 @@ LaTeX, references.bib). ``merge_manifests`` combines the manifests of several st
 """
 
 from rlsens.report.build import build_report
-from rlsens.report.manifest import merge_manifests
 from rlsens.report.options import ReportOptions
+from rlsens.store import merge_manifests
 
 __all__ = ["ReportOptions", "build_report", "merge_manifests"]

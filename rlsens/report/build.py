@@ -19,12 +19,13 @@ from rlsens.report.methods import methods_paragraphs
 from rlsens.report.options import ReportOptions
 from rlsens.report.overview import build_overview, provenance_rows
 from rlsens.report.sections import Context, run_sections, write_tables
+from rlsens.store import Manifest, as_manifest
 
 
 def build_report(
     runs: pd.DataFrame,
     curves: pd.DataFrame | None,
-    manifest: Mapping[str, Any] | None,
+    manifest: Manifest | Mapping[str, Any] | None,
     out_dir: Path,
     *,
     options: ReportOptions | None = None,
@@ -32,11 +33,12 @@ def build_report(
     """Write the report of ``runs``/``curves`` to ``out_dir`` and return the index.html path.
 
     ``curves`` may be None (no curves table: the sample-efficiency section says so); the
-    manifest may be partial or empty. Data conditions that make a section undefined (one
+    manifest (a ``Manifest`` or its dict form, as ``json.load`` gives it) may be partial or
+    empty. Data conditions that make a section undefined (one
     environment, one seed, no successful run, constant scores) become notes on the page.
     """
     options = options or ReportOptions()
-    manifest = dict(manifest or {})
+    manifest = as_manifest(manifest)
     known = sorted(str(a) for a in runs["algorithm"].unique()) if "algorithm" in runs else []
     if options.reference_algorithm is not None and options.reference_algorithm not in known:
         raise ValueError(

@@ -13,8 +13,8 @@ import pandas as pd
 
 from rlsens import analysis
 from rlsens.report.bibliography import Citations
-from rlsens.report.manifest import get
 from rlsens.report.options import ReportOptions
+from rlsens.store import Manifest
 
 NORMALIZATION_TEXT = {
     "none": "Scores are raw returns (no normalization).",
@@ -30,8 +30,8 @@ NORMALIZATION_TEXT = {
 }
 
 
-def _score_text(options: ReportOptions, manifest: Mapping[str, Any]) -> str:
-    evaluation = get(manifest, "suite", "resolved", "evaluation", default={}) or {}
+def _score_text(options: ReportOptions, manifest: Manifest) -> str:
+    evaluation = manifest.suite.evaluation
     every, episodes, final = (evaluation.get(k) for k in ("every", "episodes", "final"))
     protocol = ""
     if every and episodes:
@@ -69,7 +69,7 @@ def methods_paragraphs(
     normalization: str,
     scores: pd.DataFrame,
     used: Mapping[str, Any],
-    manifest: Mapping[str, Any],
+    manifest: Manifest,
     cite: Citations,
 ) -> list[str]:
     """Paragraphs of the methods section, citing (and so registering) each method used."""

@@ -13,9 +13,19 @@ from typing import Any
 import pandas as pd
 
 from rlsens.record import STATUSES
-from rlsens.report.manifest import get
 from rlsens.report.tables import ReportTable
 from rlsens.spec import canonical_json
+from rlsens.store import Manifest, Source
+from rlsens.suite.space import (
+    Categorical,
+    Derived,
+    Dimension,
+    Fixed,
+    Int,
+    LogUniform,
+    Uniform,
+    distribution_from_dict,
+)
 
 
 def describe_value(value: Any) -> str:
@@ -28,25 +38,33 @@ def describe_value(value: Any) -> str:
         return str(value)
 
 
-def describe_dimension(spec: Any) -> str:
-    """One search-space dimension as text, e.g. ``log_uniform(1e-05, 0.002)``."""
-    if not isinstance(spec, Mapping):
-        return describe_value(spec)
-    if "derived" in spec:
-        return f"derived: {spec['derived']}"
-    dist = spec.get("dist", "?")
-    if dist in ("uniform", "log_uniform", "int"):
-        text = f"{dist}({spec.get('low')}, {spec.get('high')})"
-        return text + (" log" if spec.get("log") else "")
-    if dist == "categorical":
-        choices = spec.get("choices")
-        if isinstance(choices, Mapping):
-            return "categorical{" + ", ".join(str(k) for k in choices) + "}"
-        return "categorical" + describe_value(choices)
-    if dist == "fixed":
-        return f"fixed = {describe_value(spec.get('value'))}"
-    rest = {k: v for k, v in spec.items() if k != "dist"}
-    return f"{dist} {describe_value(rest)}"
+def describe_dimension(spec: Dimension | Mapping[str, Any] | Any) -> str:
+    """One search-space dimension as text, e.g. ``log_uniform(1e-05, 0.002)``.
+
+    Takes a ``Dimension`` or its stored dict; a form this version cannot read is shown as
+    its JSON rather than hidden.
+    """
+    dim = spec
+    if isinstance(spec, Mapping):
+        try:
+            dim = distribution_from_dict("?", spec)
+        except ValueError:
+            return describe_value(dict(spec))
+    if isinstance(dim, Derived):
+        return f"derived: {dim.expression}"
+    if isinstance(dim, Int):
+        return f"int({dim.low}, {dim.high})" + (" log" if dim.log else "")
+    if isinstance(dim, LogUniform):
+        return f"log_uniform({dim.low}, {dim.high})"
+    if isinstance(dim, Uniform):
+        return f"uniform({dim.low}, {dim.high})"
+    if isinstance(dim, Categorical):
+        if dim.labels is not None:
+            return "categorical{" + ", ".join(dim.labels) + "}"
+        return "categorical" + describe_value(list(dim.choices))
+    if isinstance(dim, Fixed):
+        return f"fixed = {describe_value(dim.value)}"
+    return describe_value(spec)
 
 
 def describe_setting(value: Any) -> str:
@@ -68,9 +86,9 @@ class Overview:
     warnings: list[str] = field(default_factory=list)
 
 
-def _algorithm_table(runs: pd.DataFrame, manifest: Mapping[str, Any]) -> ReportTable:
-    resolved = get(manifest, "suite", "resolved", "algorithms", default={}) or {}
-    searched = get(manifest, "searched", default={}) or {}
+def _algorithm_table(runs: pd.DataFrame, manifest: Manifest) -> ReportTable:
+    resolved = manifest.suite.algorithms
+    searched = manifest.searched
     names = sorted(set(resolved) | set(runs["algorithm"].unique() if len(runs) else []))
     rows, data = [], []
     for name in names:
@@ -95,8 +113,8 @@ def _algorithm_table(runs: pd.DataFrame, manifest: Mapping[str, Any]) -> ReportT
     )
 
 
-def _environment_table(runs: pd.DataFrame, manifest: Mapping[str, Any]) -> ReportTable:
-    resolved = get(manifest, "suite", "resolved", "environments", default={}) or {}
+def _environment_table(runs: pd.DataFrame, manifest: Manifest) -> ReportTable:
+    resolved = manifest.suite.environments
     names = sorted(set(resolved) | set(runs["env_id"].unique() if len(runs) else []))
     rows, data = [], []
     for env in names:
@@ -141,7 +159,7 @@ def _status_table(runs: pd.DataFrame) -> tuple[ReportTable, dict[str, int]]:
     )
 
 
-def _seeds_text(runs: pd.DataFrame, manifest: Mapping[str, Any]) -> str:
+def _seeds_text(runs: pd.DataFrame, manifest: Manifest) -> str:
     if len(runs):
         parts = []
         for role, group in runs.groupby("seed_role", sort=True):
@@ -149,16 +167,15 @@ def _seeds_text(runs: pd.DataFrame, manifest: Mapping[str, Any]) -> str:
             shown = ", ".join(map(str, seeds[:12])) + (", …" if len(seeds) > 12 else "")
             parts.append(f"{role}: {len(seeds)} seed(s) [{shown}]")
         return "; ".join(parts)
-    spec = get(manifest, "suite", "resolved", "seeds")
+    spec = manifest.suite.seeds
     return describe_value(spec) if spec is not None else "–"
 
 
-def build_overview(runs: pd.DataFrame, manifest: Mapping[str, Any]) -> Overview:
-    suite = get(manifest, "suite", default={}) or {}
-    resolved = suite.get("resolved") or {}
+def build_overview(runs: pd.DataFrame, manifest: Manifest) -> Overview:
+    suite = manifest.suite
     status_table, counts = _status_table(runs)
-    planned = get(manifest, "plan", "runs")
-    run_ids = get(manifest, "plan", "run_ids")
+    planned = manifest.plan.runs if manifest.plan is not None else None
+    run_ids = manifest.plan.run_ids if manifest.plan is not None else None
     if isinstance(run_ids, list) and run_ids:
         stored_ids = set(runs["run_id"]) if len(runs) else set()
         missing = len(set(run_ids) - stored_ids)
@@ -174,12 +191,12 @@ def build_overview(runs: pd.DataFrame, manifest: Mapping[str, Any]) -> Overview:
         partial.append(f"{missing} of {counts['planned']} planned runs have no result yet.")
     if planned is None:
         partial.append("The manifest records no plan, so missing runs cannot be counted.")
-    design = resolved.get("design")
-    evaluation = resolved.get("evaluation")
+    design = suite.design
+    evaluation = suite.evaluation
     facts = [
-        ("Suite", str(suite.get("name") or resolved.get("name") or "unnamed suite")),
-        ("Scale", str(suite.get("scale") or "–")),
-        ("Suite file", str(suite.get("path") or "–")),
+        ("Suite", str(suite.name or suite.resolved.get("name") or "unnamed suite")),
+        ("Scale", str(suite.scale or "–")),
+        ("Suite file", str(suite.path or "–")),
         ("Design", describe_setting(design) if design else "–"),
         ("Seeds and roles", _seeds_text(runs, manifest)),
         ("Evaluation", describe_setting(evaluation) if evaluation else "–"),
@@ -188,8 +205,8 @@ def build_overview(runs: pd.DataFrame, manifest: Mapping[str, Any]) -> Overview:
                  f"{counts.get('failed', 0)} failed, {counts.get('timeout', 0)} timeout, "
                  f"{missing} missing)"),
     ]
-    if resolved.get("description"):
-        facts.insert(1, ("Description", str(resolved["description"])))
+    if suite.description:
+        facts.insert(1, ("Description", suite.description))
     return Overview(
         name=facts[0][1],
         facts=facts,
@@ -197,7 +214,7 @@ def build_overview(runs: pd.DataFrame, manifest: Mapping[str, Any]) -> Overview:
                 status_table],
         counts=counts,
         partial_reasons=partial,
-        warnings=[str(w) for w in (manifest.get("merge_warnings") or [])],
+        warnings=list(manifest.merge_warnings),
     )
 
 
@@ -209,23 +226,21 @@ PROVENANCE_LABELS = [
 ]
 
 
-def provenance_rows(manifest: Mapping[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:
+def provenance_rows(manifest: Manifest) -> list[tuple[str, list[tuple[str, str]]]]:
     """(source name, [(label, value)]) per store: one for a suite, several for a comparison."""
-    sources = manifest.get("sources")
-    if not sources:
-        suite = get(manifest, "suite", default={}) or {}
-        sources = [{"name": suite.get("name"), "path": suite.get("path"),
-                    "scale": suite.get("scale"), "hash": suite.get("hash"),
-                    "provenance": manifest.get("provenance") or {}}]
+    sources = manifest.sources or [
+        Source(name=manifest.suite.name or "suite", path=manifest.suite.path,
+               scale=manifest.suite.scale, hash=manifest.suite.hash,
+               provenance=manifest.provenance)]
     out = []
     for source in sources:
-        prov = source.get("provenance") or {}
-        rows = [("Suite hash", str(source.get("hash") or "–")),
-                ("Suite file", str(source.get("path") or "–")),
-                ("Scale", str(source.get("scale") or "–"))]
+        prov = source.provenance
+        rows = [("Suite hash", str(source.hash or "–")),
+                ("Suite file", str(source.path or "–")),
+                ("Scale", str(source.scale or "–"))]
         rows += [(label, "–" if prov.get(key) in (None, "") else str(prov[key]))
                  for key, label in PROVENANCE_LABELS]
         known = {k for k, _ in PROVENANCE_LABELS}
         rows += [(str(k), describe_value(v)) for k, v in sorted(prov.items()) if k not in known]
-        out.append((str(source.get("name") or "suite"), rows))
+        out.append((source.name or "suite", rows))
     return out

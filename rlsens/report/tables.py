@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from rlsens.report.latex import booktabs
+from rlsens.tables import spreadsheet_safe
 
 MISSING = "–"
 
@@ -157,7 +158,7 @@ class ReportTable:
     def write(self, directory: Path) -> list[Path]:
         directory.mkdir(parents=True, exist_ok=True)
         paths = [directory / f"{self.name}.{ext}" for ext in ("csv", "md", "tex")]
-        self.data.to_csv(paths[0], index=False)
+        spreadsheet_safe(self.data).to_csv(paths[0], index=False)
         paths[1].write_text(self.markdown(), encoding="utf-8")
         paths[2].write_text(self.latex(), encoding="utf-8")
         return paths

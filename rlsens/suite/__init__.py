@@ -4,7 +4,7 @@
 ``rlsens.errors.SuiteError`` naming file, line, key path and what is allowed.
 """
 
-from rlsens.suite.designs import Design
+from rlsens.suite.design import Design
 from rlsens.suite.schema import Algorithm, Environment, Seeds, Suite, load_suite
 
 __all__ = ["Algorithm", "Design", "Environment", "Seeds", "Suite", "load_suite"]

@@ -21,7 +21,7 @@ from typing import Any
 from rlsens.errors import SuiteError
 from rlsens.spec import EvalProtocol, Resources, stable_hash
 from rlsens.suite import vocabulary
-from rlsens.suite.designs import DESIGN_TYPES, Design, sobol_n_problem
+from rlsens.suite.design import DESIGN_TYPES, Design, sobol_n_problem
 from rlsens.suite.loader import KeyPath, Source, deep_merge, numeric_string, read_yaml
 from rlsens.suite.space import (
     ALLOWED_SYNTAX,
@@ -807,28 +807,6 @@ def _algorithm_dict(algorithm: Algorithm) -> dict[str, Any]:
         "zoo_policies": dict(algorithm.zoo_policies),
         "hyperparameters": dict(algorithm.hyperparameters),
         "per_env": {k: dict(v) for k, v in algorithm.per_env.items()},
-        "search_space": {name: _dimension_dict(dim)
-                         for name, dim in algorithm.search_space.items()},
+        "search_space": {name: dim.to_dict() for name, dim in algorithm.search_space.items()},
         "default_point": dict(algorithm.default_point),
     }
-
-
-def _dimension_dict(dim: Dimension) -> dict[str, Any]:
-    out: dict[str, Any]
-    if isinstance(dim, Derived):
-        out = {"derived": dim.expression}
-    elif isinstance(dim, Fixed):
-        out = {"dist": "fixed", "value": dim.value}
-    elif isinstance(dim, Categorical):
-        choices = (dict(zip(dim.labels, dim.choices, strict=True)) if dim.labels is not None
-                   else list(dim.choices))
-        out = {"dist": "categorical", "choices": choices}
-    elif isinstance(dim, Int):
-        out = {"dist": "int", "low": dim.low, "high": dim.high, "log": dim.log}
-    elif isinstance(dim, LogUniform):
-        out = {"dist": "log_uniform", "low": dim.low, "high": dim.high}
-    else:
-        assert isinstance(dim, Uniform)
-        out = {"dist": "uniform", "low": dim.low, "high": dim.high}
-    out["aux"] = dim.aux
-    return out

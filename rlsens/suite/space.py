@@ -67,6 +67,19 @@ class Dimension(ABC):
     def value_of(self, point_value: Any) -> Any:
         return point_value
 
+    @property
+    def log_scaled(self) -> bool:
+        """Whether the design samples this dimension uniformly in log space."""
+        return False
+
+    def to_dict(self) -> dict[str, Any]:
+        """The dimension as the suite file writes it (the manifest and the suite hash use it)."""
+        return {**self._fields(), "aux": self.aux}
+
+    @abstractmethod
+    def _fields(self) -> dict[str, Any]:
+        """The suite-file keys of this distribution, ``dist`` first."""
+
 
 @dataclass(frozen=True)
 class Fixed(Dimension):
@@ -85,6 +98,9 @@ class Fixed(Dimension):
     def center(self) -> Any:
         return self.value
 
+    def _fields(self) -> dict[str, Any]:
+        return {"dist": "fixed", "value": self.value}
+
 
 @dataclass(frozen=True)
 class Uniform(Dimension):
@@ -102,6 +118,9 @@ class Uniform(Dimension):
             return [self.center()]
         return _unique([self._clip(v) for v in np.linspace(self.low, self.high, levels)])
 
+    def _fields(self) -> dict[str, Any]:
+        return {"dist": "uniform", "low": self.low, "high": self.high}
+
 
 @dataclass(frozen=True)
 class LogUniform(Uniform):
@@ -115,6 +134,13 @@ class LogUniform(Uniform):
         if levels == 1:
             return [self.center()]
         return _unique([self._clip(v) for v in np.geomspace(self.low, self.high, levels)])
+
+    @property
+    def log_scaled(self) -> bool:
+        return True
+
+    def _fields(self) -> dict[str, Any]:
+        return {"dist": "log_uniform", "low": self.low, "high": self.high}
 
 
 @dataclass(frozen=True)
@@ -150,6 +176,13 @@ class Int(Dimension):
             return round(math.sqrt(self.low * self.high))
         return round((self.low + self.high) / 2)
 
+    @property
+    def log_scaled(self) -> bool:
+        return self.log
+
+    def _fields(self) -> dict[str, Any]:
+        return {"dist": "int", "low": self.low, "high": self.high, "log": self.log}
+
 
 @dataclass(frozen=True)
 class Categorical(Dimension):
@@ -179,6 +212,11 @@ class Categorical(Dimension):
         if self.labels is None:
             return point_value
         return self.choices[self.labels.index(point_value)]
+
+    def _fields(self) -> dict[str, Any]:
+        choices = (dict(zip(self.labels, self.choices, strict=True)) if self.labels is not None
+                   else list(self.choices))
+        return {"dist": "categorical", "choices": choices}
 
     def point_value(self, value: Any) -> Any:
         """The point value of a hyperparameter value, or ``None`` when it is no choice."""
@@ -220,6 +258,45 @@ class Derived(Dimension):
 
     def center(self) -> Any:
         raise TypeError("derived dimensions are computed, not sampled")
+
+    def _fields(self) -> dict[str, Any]:
+        return {"derived": self.expression}
+
+
+DISTRIBUTIONS: dict[str, type[Dimension]] = {
+    "fixed": Fixed, "uniform": Uniform, "log_uniform": LogUniform, "int": Int,
+    "categorical": Categorical,
+}
+
+
+def distribution_from_dict(name: str, data: Mapping[str, Any]) -> Dimension:
+    """The dimension ``name`` from its ``to_dict`` form (a manifest, a stored suite).
+
+    Keys a stored form lacks take the class defaults, so manifests written by older versions
+    still load; an unknown ``dist`` or a value of the wrong shape raises ``ValueError``.
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError(f"dimension {name!r} is {type(data).__name__}, not a mapping")
+    aux = bool(data.get("aux", False))
+    if "derived" in data:
+        return Derived(name, aux=aux, expression=str(data["derived"]))
+    kind = DISTRIBUTIONS.get(str(data.get("dist")))
+    if kind is None:
+        raise ValueError(f"dimension {name!r} has unknown dist {data.get('dist')!r}; "
+                         f"known: {', '.join(DISTRIBUTIONS)}")
+    fields = {k: v for k, v in data.items() if k not in ("dist", "aux")}
+    if kind is Categorical:
+        choices = fields.get("choices", ())
+        if isinstance(choices, Mapping):
+            return Categorical(name, aux=aux, choices=tuple(choices.values()),
+                               labels=tuple(str(k) for k in choices))
+        if not isinstance(choices, list | tuple):
+            raise ValueError(f"dimension {name!r}: choices must be a list or a mapping")
+        return Categorical(name, aux=aux, choices=tuple(choices))
+    try:
+        return kind(name, aux=aux, **fields)
+    except TypeError as exc:
+        raise ValueError(f"dimension {name!r}: {exc}") from exc
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -1,4 +1,4 @@
-"""Experimental designs: which configurations of an algorithm a suite trains.
+"""Experimental designs: which configurations of an algorithm a suite trains (planning side).
 
 A design yields *points* (searched dimension -> point value) and never looks at environments,
 so an algorithm gets the same configurations on every environment: cross-environment
@@ -14,43 +14,20 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.stats import qmc
 
 from rlsens.spec import canonical_json
+from rlsens.suite.design import Design, sobol_n_problem
 from rlsens.suite.space import Dimension
-
-DESIGN_TYPES = ("grid", "random", "sobol", "oat")
-
-
-@dataclass(frozen=True)
-class Design:
-    """``type`` grid | random | sobol | oat; ``n`` samples (random/sobol); ``levels`` points per
-    continuous dimension (grid/oat); ``include_default`` adds the default configuration."""
-
-    type: str
-    n: int | None = None
-    levels: int = 3
-    include_default: bool = False
 
 
 def algorithm_seed(suite_seed: int, label: str) -> np.random.SeedSequence:
     """The seed of an algorithm's design: the suite seed plus a stable digest of its label."""
     digest = int.from_bytes(hashlib.sha256(label.encode()).digest()[:8], "little")
     return np.random.SeedSequence([suite_seed, digest])
-
-
-def sobol_n_problem(n: int) -> str | None:
-    """Why ``n`` is not a valid Sobol sample size (a power of two), else ``None``."""
-    if n >= 1 and n & (n - 1) == 0:
-        return None
-    lower = 1 << max(n.bit_length() - 1, 0)
-    upper = 1 << n.bit_length()
-    return (f"a Sobol design needs n to be a power of two (balance properties hold only "
-            f"then); nearest: {lower} or {upper}")
 
 
 def unit_points(kind: str, n: int, d: int, seed: np.random.SeedSequence) -> np.ndarray:

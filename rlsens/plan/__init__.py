@@ -1,0 +1,35 @@
+"""The plan stage: a ``Suite`` -> the list of ``RunSpec`` it trains, and what they cost.
+
+``build.py`` builds the plan and its indexes, ``designs.py`` draws each algorithm's
+configurations, ``cost.py`` holds the fitted CPU-time model behind ``rlsens plan``.
+"""
+
+from rlsens.plan.build import Plan, build_plan, cell_index, config_id, seed_roles
+from rlsens.plan.cost import (
+    CLASS_DEFAULTS,
+    EVAL_SECONDS_PER_STEP,
+    OFF_POLICY_STEP_SECONDS,
+    ON_POLICY_FORWARD_SECONDS,
+    ON_POLICY_STEP_SECONDS,
+    RUN_OVERHEAD_SECONDS,
+    TRAIN_CALL_SECONDS,
+    UPDATE_SECONDS,
+    estimate_cpu_seconds,
+)
+
+__all__ = [
+    "CLASS_DEFAULTS",
+    "EVAL_SECONDS_PER_STEP",
+    "OFF_POLICY_STEP_SECONDS",
+    "ON_POLICY_FORWARD_SECONDS",
+    "ON_POLICY_STEP_SECONDS",
+    "RUN_OVERHEAD_SECONDS",
+    "TRAIN_CALL_SECONDS",
+    "UPDATE_SECONDS",
+    "Plan",
+    "build_plan",
+    "cell_index",
+    "config_id",
+    "estimate_cpu_seconds",
+    "seed_roles",
+]
