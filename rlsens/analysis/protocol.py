@@ -1,11 +1,25 @@
-"""Tuning-seed / reporting-seed separation (Eimer et al. 2023; Patterson et al. 2024).
+"""Select-then-score: tuned scores that the selection never saw (Eimer et al. 2023; Patterson
+et al. 2024).
 
 Choosing the best of many noisy configurations and reporting its score on the same seeds is
-biased upwards (maximization bias, the winner's curse). When a suite declares seed roles
-``tune`` and ``report``, the best configuration per algorithm x env is chosen by its mean on the
-tune seeds and reported with its mean on the report seeds, which the choice never saw. Without
-that split the reported score is the selection score itself, and ``optimistic=True`` marks
-it so a report can say the number is biased upwards.
+biased upwards (maximization bias, the winner's curse): with 40 configurations of equal true
+mean the in-sample maximum sits well above every one of them, and a bootstrap of that maximum
+does not even cover the truth. Every "best configuration" number rlsens reports is therefore
+computed by selecting on one set of runs and scoring on another:
+
+* ``held-out``: the algorithm's runs carry seed roles ``tune`` and ``report`` (the suite declared
+  them); selection uses the tune runs, scoring the report runs.
+* ``cross-fit``: no declared roles; every configuration's scored runs (per environment) are split
+  into two halves by seed rank (even / odd). Select on one half and score on the other, in both
+  directions, and average the two estimates.
+* ``in-sample``: neither is possible (a configuration has a single scored run, so one half is
+  empty): selection and score use the same runs, and the value is optimistic.
+
+A configuration is eligible in a direction only if it has runs on both sides. The estimate
+targets the true mean of the configuration the procedure selects (never above the best true
+mean, equal to it when the best configuration is clear); bootstrap intervals resample runs
+within each environment x configuration x half and repeat the whole select-then-score
+procedure on every replicate.
 """
 
 from __future__ import annotations
@@ -13,37 +27,165 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+HELD_OUT, CROSS_FIT, IN_SAMPLE = "held-out", "cross-fit", "in-sample"
 COLUMNS = ["algorithm", "env_id", "config_id", "selection_score", "reported_score",
-           "n_selection", "n_report", "optimistic"]
+           "n_selection", "n_report", "method", "optimistic"]
+
+
+def seed_halves(valid: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """One algorithm's scored runs with a ``half`` column (0 or 1), and the method.
+
+    ``held-out``: half 0 = the tune runs, 1 = the report runs (runs of other roles dropped).
+    ``cross-fit``: within each env x config, runs sorted by seed alternate between halves.
+    """
+    roles = set(valid["seed_role"].dropna().unique())
+    if {"tune", "report"} <= roles:
+        out = valid.loc[valid["seed_role"].isin(["tune", "report"])].copy()
+        out["half"] = (out["seed_role"] == "report").astype(int)
+        return out, HELD_OUT
+    out = valid.sort_values(["env_id", "config_id", "seed", "run_id"], kind="stable").copy()
+    out["half"] = out.groupby(["env_id", "config_id"], sort=False).cumcount().to_numpy() % 2
+    return out, CROSS_FIT
+
+
+def directions(method: str) -> list[tuple[int, int]]:
+    """(selection half, scoring half) pairs averaged by ``method``."""
+    return [(0, 1)] if method == HELD_OUT else [(0, 1), (1, 0)]
+
+
+def half_array(values: np.ndarray, groups: pd.DataFrame, envs: list, configs: list
+               ) -> np.ndarray:
+    """Scatter per-group means ``(..., n_groups)`` keyed by ``groups[env_id, config_id, half]``
+    into an array ``(..., 2, n_envs, n_configs)``, NaN where a cell has no run."""
+    env_index = {e: i for i, e in enumerate(envs)}
+    config_index = {c: i for i, c in enumerate(configs)}
+    out = np.full((*values.shape[:-1], 2, len(envs), len(configs)), np.nan)
+    h = groups["half"].to_numpy(dtype=int)
+    e = groups["env_id"].map(env_index).to_numpy(dtype=int)
+    c = groups["config_id"].map(config_index).to_numpy(dtype=int)
+    out[..., h, e, c] = values
+    return out
+
+
+def bootstrap_half_means(split: pd.DataFrame, method: str, reps: int,
+                         rng: np.random.Generator, chunk_cells: int = 4_000_000
+                         ) -> tuple[pd.DataFrame, np.ndarray]:
+    """Bootstrap replicates ``reps x groups`` of the env x config x half means of
+    ``seed_halves`` output, and the groups (sorted).
+
+    ``held-out``: runs are resampled within their role (the design fixes which seeds tune).
+    ``cross-fit``: each configuration's runs are resampled from all its runs and the resampled
+    runs are split into halves again by position, so the split is part of what is bootstrapped
+    (resampling within fixed halves of one or two runs would show almost no spread).
+    """
+    keys = ["env_id", "config_id", "half"]
+    ordered = split.sort_values(keys, kind="stable")
+    pool_keys = keys if method == HELD_OUT else keys[:2]
+    pool = ordered.groupby(pool_keys, sort=False).ngroup().to_numpy()
+    cell = ordered.groupby(keys, sort=False).ngroup().to_numpy()
+    if method != HELD_OUT:  # halves by position: rank within the configuration's runs
+        rank = ordered.groupby(pool_keys, sort=False).cumcount().to_numpy()
+        ordered = ordered.assign(half=rank % 2)
+        ordered = ordered.iloc[np.lexsort((rank % 2, pool))]
+        pool = pool[np.lexsort((rank % 2, pool))]
+        cell = ordered.groupby(keys, sort=False).ngroup().to_numpy()
+    x = ordered["score"].to_numpy(dtype=float)
+    pool_start = np.flatnonzero(np.r_[True, pool[1:] != pool[:-1]])
+    pool_size = np.diff(np.r_[pool_start, len(pool)])
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+    sizes = np.diff(np.r_[starts, len(cell)])
+    slot_start, slot_size = pool_start[pool], pool_size[pool]
+    groups = ordered.iloc[starts][keys].reset_index(drop=True)
+    out = np.empty((reps, len(starts)))
+    step = max(1, chunk_cells // max(1, len(x)))
+    for lo in range(0, reps, step):
+        r = min(step, reps - lo)
+        idx = slot_start + (rng.random((r, len(x))) * slot_size).astype(np.int64)
+        out[lo:lo + r] = np.add.reduceat(x[idx], starts, axis=1) / sizes
+    return groups, out
+
+
+def _chosen(select: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Index of the best eligible entry along the last axis (ties: the first); -1 if none."""
+    masked = np.where(eligible, select, -np.inf)
+    best = masked.argmax(axis=-1)
+    return np.where(eligible.any(axis=-1), best, -1)
+
+
+def _take(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    picked = np.take_along_axis(values, np.maximum(index, 0)[..., None], axis=-1)[..., 0]
+    return np.where(index >= 0, picked, np.nan)
+
+
+def split_tuned(halves: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Select-then-score per-env and cross-env tuned scores from ``(..., 2, envs, configs)``.
+
+    Per-env: on every env, the eligible config with the best selection mean, scored by its
+    scoring mean; averaged over envs. Cross-env: the config eligible on every env with the
+    best mean selection score over envs, scored by its mean scoring score over envs. Both are
+    averaged over the method's directions; NaN where a direction has nothing eligible.
+    """
+    p_env, p_cross = [], []
+    for sel_half, score_half in directions(method):
+        select, score = halves[..., sel_half, :, :], halves[..., score_half, :, :]
+        eligible = ~np.isnan(select) & ~np.isnan(score)
+        p_env.append(_take(score, _chosen(select, eligible)).mean(axis=-1))
+        common = eligible.all(axis=-2)[..., None, :]
+        default = _chosen(np.where(common, select, 0.0).mean(axis=-2), common[..., 0, :])
+        p_cross.append(_take(np.where(common, score, 0.0).mean(axis=-2), default))
+    return np.mean(p_env, axis=0), np.mean(p_cross, axis=0)
+
+
+def half_means(valid: pd.DataFrame) -> tuple[np.ndarray, str, list, list]:
+    """Halves array ``(2, envs, configs)`` of one algorithm's config means, method, envs,
+    configs (both sorted)."""
+    split, method = seed_halves(valid)
+    envs = sorted(valid["env_id"].unique())
+    configs = sorted(valid["config_id"].unique())
+    means = split.groupby(["env_id", "config_id", "half"], sort=True)["score"].mean()
+    groups = means.index.to_frame(index=False)
+    return half_array(means.to_numpy(), groups, envs, configs), method, envs, configs
 
 
 def select_and_report(scores: pd.DataFrame) -> pd.DataFrame:
     """Best configuration per algorithm x env and the score it is honestly reported with.
 
     Returns ``[algorithm, env_id, config_id, selection_score, reported_score, n_selection,
-    n_report, optimistic]``: ``n_selection``/``n_report`` count the chosen configuration's
-    scored runs on the selection/report seeds. Ties in the selection score go to the smallest
-    config_id. A chosen configuration with no scored report run has ``reported_score`` NaN.
+    n_report, method, optimistic]``. ``held-out``: the configuration best on the tune runs, its
+    tune mean and its report mean. ``cross-fit``: the configuration best on all runs (the one to
+    deploy) with that in-sample (optimistic) mean as ``selection_score``, and as
+    ``reported_score`` the cross-fitted estimate of the select-then-score procedure (each run
+    selects in one direction and scores in the other; ``n_selection = n_report`` = the chosen
+    configuration's runs). ``in-sample`` (no configuration has runs in both halves): reported =
+    selection score, ``optimistic=True``. Ties go to the smallest config_id.
     """
     rows = []
     valid = scores.dropna(subset=["score"])
-    for (alg, env), sub in valid.groupby(["algorithm", "env_id"], sort=True):
-        roles = set(sub["seed_role"].unique())
-        split = {"tune", "report"} <= roles
-        select = sub.loc[sub["seed_role"] == "tune"] if split else sub
-        stats = select.groupby("config_id", sort=True)["score"].agg(["mean", "count"])
-        best = str(stats["mean"].idxmax())
-        row = {"algorithm": alg, "env_id": env, "config_id": best,
-               "selection_score": float(stats.loc[best, "mean"]),
-               "n_selection": int(stats.loc[best, "count"])}
-        if split:
-            report = sub.loc[(sub["seed_role"] == "report") & (sub["config_id"] == best), "score"]
-            row["reported_score"] = float(report.mean()) if len(report) else np.nan
-            row["n_report"] = len(report)
-            row["optimistic"] = False
-        else:
-            row["reported_score"] = row["selection_score"]
-            row["n_report"] = row["n_selection"]
-            row["optimistic"] = True
-        rows.append(row)
+    for alg, sub in valid.groupby("algorithm", sort=True):
+        halves, method, envs, configs = half_means(sub)
+        counts = seed_halves(sub)[0].groupby(["env_id", "config_id", "half"])["score"].count()
+        for e, env in enumerate(envs):
+            part = sub.loc[sub["env_id"] == env]
+            stats = part.groupby("config_id", sort=True)["score"].agg(["mean", "count"])
+            env_halves = halves[:, e:e + 1, :]
+            eligible = ~np.isnan(env_halves).any(axis=0)[0]
+            chosen_method = method if eligible.any() else IN_SAMPLE
+            row = {"algorithm": alg, "env_id": env, "method": chosen_method,
+                   "optimistic": chosen_method == IN_SAMPLE}
+            if chosen_method == HELD_OUT:
+                index = int(_chosen(env_halves[0, 0], eligible))
+                best = configs[index]
+                row.update(config_id=best, selection_score=float(env_halves[0, 0, index]),
+                           reported_score=float(env_halves[1, 0, index]),
+                           n_selection=int(counts.get((env, best, 0), 0)),
+                           n_report=int(counts.get((env, best, 1), 0)))
+            else:
+                best = str(stats["mean"].idxmax())
+                n = int(stats.loc[best, "count"])
+                in_sample = float(stats.loc[best, "mean"])
+                reported = (float(split_tuned(env_halves, CROSS_FIT)[0])
+                            if chosen_method == CROSS_FIT else in_sample)
+                row.update(config_id=best, selection_score=in_sample, reported_score=reported,
+                           n_selection=n, n_report=n)
+            rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
