@@ -29,6 +29,7 @@ import pandas as pd
 
 from rlsens.analysis.protocol import (
     IN_SAMPLE,
+    bootstrap_centres,
     bootstrap_half_means,
     half_array,
     half_means,
@@ -156,8 +157,9 @@ def _tuned_scores(cm: pd.DataFrame) -> tuple[float, float, str | None, int, int,
 def _split_tuned(
     scores_alg: pd.DataFrame, reps: int, rng: np.random.Generator
 ) -> tuple[str, float, float, np.ndarray, np.ndarray]:
-    """Select-then-score ``(method, P_env, P_cross)`` of one algorithm and their bootstrap
-    replicates (runs resampled per env x config, the whole split-select-score re-run).
+    """Select-then-score ``(method, P_env, P_cross)`` of one algorithm and bootstrap replicates
+    of their errors (runs resampled per env x config, the whole split-select-score re-run;
+    error = replicate minus the bootstrap world's true score of the configurations it chose).
 
     ``method`` is ``held-out`` or ``cross-fit`` (protocol.py), or ``in-sample`` when some
     environment has no configuration with runs in both halves: then the values are NaN here and
@@ -169,11 +171,15 @@ def _split_tuned(
     if not eligible.any(axis=1).all():
         return IN_SAMPLE, float("nan"), float("nan"), np.full(reps, np.nan), np.full(reps, np.nan)
     p_env, p_cross = split_tuned(halves, method)
-    boot_env = boot_cross = np.full(reps, np.nan)
+    err_env = err_cross = np.full(reps, np.nan)
     if reps > 0:
         groups, boot = bootstrap_half_means(seed_halves(valid)[0], method, reps, rng)
-        boot_env, boot_cross = split_tuned(half_array(boot, groups, envs, configs), method)
-    return method, float(p_env), float(p_cross), boot_env, boot_cross
+        cube = half_array(boot, groups, envs, configs)
+        b_env, b_cross = split_tuned(cube, method)
+        centres = bootstrap_centres(valid, method, halves, envs, configs)
+        t_env, t_cross = split_tuned(cube, method, values=centres)
+        err_env, err_cross = b_env - t_env, b_cross - t_cross
+    return method, float(p_env), float(p_cross), err_env, err_cross
 
 
 def hyperparameter_sensitivity(
@@ -191,10 +197,12 @@ def hyperparameter_sensitivity(
     split is possible (one scored run per configuration) the first three equal the in-sample
     values and ``method`` says ``in-sample``. ``default_config_id`` is the in-sample ``h*``.
 
-    With ``reps > 0`` also ``<metric>_lower/_upper`` percentile bootstrap intervals for the
-    first three, resampling runs within every env x config (x half) and repeating the whole
-    select-then-score procedure on each replicate (deterministic under ``seed``); in-sample
-    values get no interval: a bootstrap of a maximum over noisy means does not cover it.
+    With ``reps > 0`` also ``<metric>_lower/_upper`` bootstrap intervals for the first three,
+    resampling runs within every env x config and repeating the whole select-then-score
+    procedure on each replicate; the interval is the basic bootstrap interval of the error
+    against the selected configurations' true scores (protocol.py; deterministic under
+    ``seed``). In-sample values get no interval: a bootstrap of a maximum over noisy means
+    does not cover it.
     """
     rows = []
     for alg, sub in scores.groupby("algorithm", sort=True):
@@ -214,11 +222,13 @@ def hyperparameter_sensitivity(
         }
         if reps > 0:
             alpha = (1.0 - confidence) / 2.0
-            for name, boot in (("per_env_tuned", b_env), ("cross_env_tuned", b_cross),
-                               ("sensitivity", b_env - b_cross)):
-                ok = boot[~np.isnan(boot)]
-                lo, hi = (np.quantile(ok, [alpha, 1.0 - alpha]) if ok.size
-                          else (float("nan"), float("nan")))
+            for name, errors in (("per_env_tuned", b_env), ("cross_env_tuned", b_cross),
+                                 ("sensitivity", b_env - b_cross)):
+                ok = errors[~np.isnan(errors)]
+                lo = hi = float("nan")
+                if ok.size:
+                    e_lo, e_hi = np.quantile(ok, [alpha, 1.0 - alpha])
+                    lo, hi = row[name] - e_hi, row[name] - e_lo
                 row[f"{name}_lower"], row[f"{name}_upper"] = float(lo), float(hi)
         rows.append(row)
     return pd.DataFrame(rows)
