@@ -277,3 +277,18 @@ def test_selected_configurations_cross_fit_and_fallback() -> None:
     fallback = select_and_report(single).iloc[0]
     assert fallback["method"] == "in-sample" and bool(fallback["optimistic"])
     assert fallback["reported_score"] == fallback["selection_score"]
+
+
+def test_best_sensitivity_curve_is_select_then_score() -> None:
+    # One hyperparameter with 2 values x 20 configurations each, all of true mean 0: the
+    # in-sample best at each value is inflated, the cross-fitted one covers 0.
+    rng = np.random.default_rng(3)
+    frame = simulated_study(np.zeros((2, 40)), rng)
+    frame["hp.h"] = frame["config_id"].map(lambda c: int(c[1:]) % 2)
+    curve = sensitivity_curves(frame, params=["h"], mode="best", reps=300, seed=0)
+    assert len(curve) == 6 and (curve["method"] == "cross-fit").all()
+    assert (curve["in_sample"] > 0.3).all()
+    # Equal when both halves select the in-sample best (the halves' scores average to its mean).
+    assert (curve["in_sample"] >= curve["mean"] - 1e-12).all()
+    assert (curve["in_sample"] - curve["mean"]).mean() > 0.2
+    assert ((curve["lower"] <= 0.0) & (curve["upper"] >= 0.0)).mean() >= 5 / 6

@@ -219,3 +219,51 @@ def select_and_report(scores: pd.DataFrame) -> pd.DataFrame:
                            n_selection=n, n_report=n)
             rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+class SplitBest:
+    """Select-then-score "best of a subset of configurations" for one algorithm (e.g. the best
+    configuration at one hyperparameter value, for "best" sensitivity curves).
+
+    Built once from the algorithm's scored runs; ``estimate`` then selects within any subset,
+    per environment or across environments (``"all"``: the subset's cross-env tuned score),
+    with the same method, bootstrap and interval as ``hyperparameter_sensitivity``.
+    """
+
+    def __init__(self, valid: pd.DataFrame, reps: int, rng: np.random.Generator) -> None:
+        self.valid = valid
+        self.halves, method, self.envs, self.configs = half_means(valid)
+        self.method = method if (~np.isnan(self.halves).any(axis=0)).any(axis=1).all() \
+            else IN_SAMPLE
+        self.cube = self.centres = None
+        if reps > 0 and self.method != IN_SAMPLE:
+            groups, boot = bootstrap_half_means(seed_halves(valid)[0], method, reps, rng)
+            self.cube = half_array(boot, groups, self.envs, self.configs)
+            self.centres = bootstrap_centres(valid, method, self.halves, self.envs,
+                                             self.configs)
+
+    def estimate(self, env: str, config_ids: list, alpha: float
+                 ) -> tuple[float, float, float, float]:
+        """``(estimate, lower, upper, in-sample best)`` for the subset on ``env`` or ``"all"``."""
+        cols = [self.configs.index(c) for c in config_ids]
+        rows = list(range(len(self.envs))) if env == "all" else [self.envs.index(env)]
+        part = self.valid.loc[self.valid["config_id"].isin(config_ids)
+                              & self.valid["env_id"].isin([self.envs[r] for r in rows])]
+        table = part.pivot_table(index="config_id", columns="env_id", values="score",
+                                 aggfunc="mean").dropna(how="any")
+        in_sample = float(table.mean(axis=1).max()) if len(table) else float("nan")
+        if self.method == IN_SAMPLE:
+            return in_sample, float("nan"), float("nan"), in_sample
+        pick = 1 if env == "all" else 0
+        value = float(split_tuned(self.halves[:, rows][:, :, cols], self.method)[pick])
+        lo = hi = float("nan")
+        if self.cube is not None and self.centres is not None:
+            cube = self.cube[:, :, rows][:, :, :, cols]
+            boot = split_tuned(cube, self.method)[pick]
+            truth = split_tuned(cube, self.method,
+                                values=self.centres[:, rows][:, :, cols])[pick]
+            errors = (boot - truth)[~np.isnan(boot - truth)]
+            if errors.size:
+                e_lo, e_hi = np.quantile(errors, [alpha, 1.0 - alpha])
+                lo, hi = value - float(e_hi), value - float(e_lo)
+        return value, lo, hi, in_sample
