@@ -221,19 +221,21 @@ class _TreeMarginals:
             np.add.at(steps, (rows, cols), sign * weight)
         return steps.cumsum(axis=0).cumsum(axis=1)[:-1, :-1]
 
-    def add_pair_steps(self, i: int, j: int, steps: np.ndarray) -> None:
-        """Add ``a_ij``'s 2-D differences at the cells' first atoms: the double cumulative sum
-        of ``steps`` is then ``a_ij`` on the atoms grid (summed over the trees added)."""
-        cells = np.pad(self.pair(i, j), ((1, 0), (1, 0)))
+    def add_pair_steps(self, i: int, j: int, pair: np.ndarray, steps: np.ndarray) -> None:
+        """Add the 2-D differences of ``pair`` (``a_ij`` on the cells) at the cells' first atoms:
+        the double cumulative sum of ``steps`` is then ``a_ij`` on the atoms grid (summed over
+        the trees added)."""
+        cells = np.pad(pair, ((1, 0), (1, 0)))
         delta = cells[1:, 1:] - cells[:-1, 1:] - cells[1:, :-1] + cells[:-1, :-1]
         np.add.at(steps, (self.bounds[i][:-1, None], self.bounds[j][None, :-1]), delta)
 
-    def pair_inner(self, i: int, j: int, prefix: np.ndarray) -> float:
-        """``sum_ab g(a, b) a_ij(a, b)`` from the 2-D prefix sums ``prefix`` of g."""
+    def pair_inner(self, i: int, j: int, pair: np.ndarray, prefix: np.ndarray) -> float:
+        """``sum_ab g(a, b) a_ij(a, b)`` from ``pair`` (``a_ij`` on the cells) and the 2-D
+        prefix sums ``prefix`` of g."""
         bi, bj = self.bounds[i], self.bounds[j]
         block = (prefix[bi[1:, None], bj[None, 1:]] - prefix[bi[:-1, None], bj[None, 1:]]
                  - prefix[bi[1:, None], bj[None, :-1]] + prefix[bi[:-1, None], bj[None, :-1]])
-        return float(np.sum(block * self.pair(i, j)))
+        return float(np.sum(block * pair))
 
 
 def _bagged_trees(x: np.ndarray, y: np.ndarray, seed: int, n_trees: int,
@@ -303,15 +305,17 @@ def _forest_anova(x: np.ndarray, y: np.ndarray, seed: int, n_trees: int,
         d_variances[(i,)] = 2 * (per_tree @ weighted - variances[(i,)])
     for i, j in combinations(range(x.shape[1]), 2):
         steps = np.zeros((len(measure.atoms[i]) + 1, len(measure.atoms[j]) + 1))
-        for part in parts:
-            part.add_pair_steps(i, j, steps)
+        pairs = [part.pair(i, j) for part in parts]
+        for part, pair in zip(parts, pairs, strict=True):
+            part.add_pair_steps(i, j, pair, steps)
         joint = steps.cumsum(axis=0).cumsum(axis=1)[:-1, :-1] / len(parts)
         component = joint - mean - mains[i][:, None] - mains[j][None, :]
         weighted = component * np.outer(measure.probs[i], measure.probs[j])
         variances[(i, j)] = float(np.sum(weighted * component))
         # <F_ij, f_ij_b> = <F_ij, a_ij_b>: F_ij is orthogonal to every lower-order function.
         prefix = np.pad(weighted.cumsum(axis=0).cumsum(axis=1), ((1, 0), (1, 0)))
-        inner = np.array([part.pair_inner(i, j, prefix) for part in parts])
+        inner = np.array([part.pair_inner(i, j, pair, prefix)
+                          for part, pair in zip(parts, pairs, strict=True)])
         d_variances[(i, j)] = 2 * (inner - variances[(i, j)])
     terms = list(variances)
     shares = np.array([variances[t] / total for t in terms])
