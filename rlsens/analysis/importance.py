@@ -8,26 +8,30 @@ of Var f explained by the interaction term of the set U (main effects |U| = 1, p
   (seed-averaged) are decomposed with uniform weights over each axis' levels: this is classical
   ANOVA of cell means and equals fANOVA under the uniform measure on the grid. ``std`` is NaN
   (no sampling model).
-* ``method="forest"``: for random/Sobol (or incomplete) designs. A surrogate
-  ``sklearn.ensemble.RandomForestRegressor(n_estimators=n_trees, max_depth=max_depth,
-  random_state=seed)`` is fitted on (encoded hyperparameters -> configuration mean score). Each
-  tree is evaluated on a product grid: per dimension its observed values (weighted by their
-  empirical frequency) when there are at most ``G`` of them, otherwise ``G`` observed values at
-  the quantiles ``(j + 0.5)/G`` with weight ``1/G``; ``G = floor(max_grid ** (1/K))``. Exact
-  ANOVA of that weighted tensor is the functional ANOVA of the surrogate under the product of
-  the marginal empirical measures (quantile-discretized). ``importance`` decomposes the forest's
-  mean prediction; ``std`` is the std over the individual trees' decompositions (the ``fanova``
-  package reports the mean over trees instead, but a single fully grown tree carries spurious
-  high-order variance that dilutes the main effects: on Ishigami with 1024 points the
-  per-tree mean gives S2 = 0.37 against the analytic 0.44, the forest mean 0.45). Hutter's exact
-  leaf-partition traversal uses the uniform measure on the box instead; the grid version was
-  chosen because it needs only ``tree.predict`` and follows the design's own distribution.
+* ``method="forest"``: for random/Sobol (or incomplete) designs, at any number of
+  hyperparameters. ``n_trees`` regression trees are fitted on bootstrap samples of (encoded
+  hyperparameters -> configuration mean score), all features at every split (the random forest
+  of ``RandomForestRegressor``, grown here so that the bootstrap counts are known). The
+  functional ANOVA of the forest's **mean prediction** is computed exactly over the trees' own
+  partitions (Hutter et al.; the ``fanova`` package's traversal): a tree is constant on each
+  leaf's box, so its marginal over the dimensions outside U is a sum over leaves of the leaf
+  value times the measure of the box in those dimensions, and the forest's marginal is the
+  mean of the trees'. The measure is the product of the hyperparameters' observed (empirical)
+  distributions, so the decomposition follows the design (log-uniform stays log-uniform) and
+  every level of a categorical is kept. The total variance comes from ``2^14``
+  scrambled-Sobol draws of that measure. ``fanova`` reports the mean of per-tree shares
+  instead; a fully grown single tree carries spurious high-order variance (Ishigami, 512
+  points: per-tree mean S2 = 0.36, forest mean 0.43, analytic 0.44). ``std`` is the
+  bias-corrected infinitesimal-jackknife standard error of the reported share over
+  resampling the configurations (Wager, Hastie & Efron 2014): each tree's bootstrap counts
+  against its delta-method contribution to the share. It does not include the surrogate's
+  bias (docs/analysis.md gives the accuracy measured by ``benchmarks/bench_importance.py``).
 * ``method="auto"``: ``anova`` when the configurations form a full grid, else ``forest``
   (decided per environment; a grid plus an off-grid default configuration is not a full grid).
 
 Categorical (and boolean or mixed) hyperparameters are encoded as the index of their value in
-sorted order; numeric ones keep their values (tree splits and quantile grids do not care about
-monotone rescaling such as log learning rates). Importances are computed per environment and
+sorted order; numeric ones keep their values (tree splits and empirical measures do not care
+about monotone rescaling such as log learning rates). Importances are computed per environment and
 cross-env (``env_id="all"``) on the mean over environments of configurations present on every
 env: pass per-env normalized scores so that no environment dominates by scale.
 """
@@ -356,7 +360,8 @@ def importance(
 
     Returns ``[algorithm, env_id, term, order, importance, std, method]``; ``term`` is ``"a"``
     or ``"a × b"``. Targets with fewer than 3 configurations are skipped (nothing to
-    decompose). Deterministic under ``seed`` (the forest's ``random_state``).
+    decompose). Deterministic under ``seed`` (bootstrap samples, tree randomness and the
+    Sobol draws of the total variance).
     """
     if method not in ("auto", "anova", "forest"):
         raise ValueError(f"method must be 'auto', 'anova' or 'forest', not {method!r}")
