@@ -235,7 +235,8 @@ class SplitBest:
         self.halves, method, self.envs, self.configs = half_means(valid)
         self.method = method if (~np.isnan(self.halves).any(axis=0)).any(axis=1).all() \
             else IN_SAMPLE
-        self.cube = self.centres = None
+        self.cube: np.ndarray | None = None
+        self.centres: np.ndarray | None = None
         if reps > 0 and self.method != IN_SAMPLE:
             groups, boot = bootstrap_half_means(seed_halves(valid)[0], method, reps, rng)
             self.cube = half_array(boot, groups, self.envs, self.configs)
