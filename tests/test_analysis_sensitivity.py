@@ -292,3 +292,23 @@ def test_best_sensitivity_curve_is_select_then_score() -> None:
     assert (curve["in_sample"] >= curve["mean"] - 1e-12).all()
     assert (curve["in_sample"] - curve["mean"]).mean() > 0.2
     assert ((curve["lower"] <= 0.0) & (curve["upper"] >= 0.0)).mean() >= 5 / 6
+
+
+@pytest.mark.parametrize("roles", [("all",), ("tune", "report")])
+def test_methods_text_names_each_estimate_and_the_optimistic_ones(roles: tuple[str, ...]) -> None:
+    from rlsens.report.bibliography import Citations
+    from rlsens.report.methods import methods_paragraphs
+    from rlsens.report.options import ReportOptions
+
+    scores = pd.DataFrame({"seed_role": list(roles), "score": [1.0] * len(roles)})
+    used = {"sensitivity": True, "sensitivity_methods": ["in-sample"], "protocol": ["held-out"],
+            "dimensionality": True, "importance": ["forest"]}
+    cite = Citations()
+    text = " ".join(methods_paragraphs(ReportOptions(sensitivity_reps=500), "none", scores,
+                                       used, {}, cite))
+    assert ("held-out" if "tune" in roles else "cross-fitted") in text
+    assert "in-sample values beside them" in text and "optimistic" in text
+    assert "500 replicates" in text and "basic bootstrap intervals of its error" in text
+    assert "no split was possible" in text  # an algorithm fell back to in-sample
+    assert "Effective dimensionality is in-sample and optimistic" in text
+    assert "infinitesimal-jackknife" in text and "surrogate's bias" in text

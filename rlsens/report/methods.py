@@ -47,7 +47,8 @@ def _score_text(options: ReportOptions, manifest: Mapping[str, Any]) -> str:
     return f"Each run is scored by {what}.{protocol}"
 
 
-def _seed_text(scores: pd.DataFrame, used: Mapping[str, Any], cite: Citations) -> str:
+def _seed_text(scores: pd.DataFrame, used: Mapping[str, Any], cite: Citations, reps: int
+               ) -> str:
     roles = sorted(scores["seed_role"].dropna().unique()) if len(scores) else []
     methods = set(used.get("sensitivity_methods", [])) | set(used.get("protocol", []))
     if set(roles) >= {"tune", "report"}:
@@ -61,9 +62,13 @@ def _seed_text(scores: pd.DataFrame, used: Mapping[str, Any], cite: Citations) -
                 "cross-fitted: each configuration's runs are split into two halves by seed, "
                 "configurations are selected on one half and scored on the other, in both "
                 "directions, and the two estimates are averaged.")
-    text += (" Their intervals are percentile bootstrap intervals that resample runs within "
-             "each environment × configuration and repeat the whole select-then-score "
-             "procedure on every replicate. These estimate the true score of the configuration "
+    if reps > 0:
+        text += (f" Their intervals ({reps:,} replicates) resample runs within each environment "
+                 "× configuration, repeat the whole select-then-score procedure on every "
+                 "replicate and are basic bootstrap intervals of its error (the replicate's "
+                 "estimate minus the resampled world's true score of the configurations that "
+                 "replicate selected).")
+    text += (" The estimates target the true score of the configuration "
              "the procedure picks, which is never above the best true score (conservative when "
              "configurations are hard to tell apart). The in-sample values beside them (the "
              "same runs select and score, as Adkins et al. define them) are optimistic: the "
@@ -74,10 +79,14 @@ def _seed_text(scores: pd.DataFrame, used: Mapping[str, Any], cite: Citations) -
                  "in-sample one.")
     in_sample = [name for key, name in (("tuning", "expected best scores after n "
                                                    "configurations"),
-                                        ("dimensionality", "effective dimensionality"))
+                                        ("dimensionality", "effective dimensionality"),
+                                        ("tunability", "tunability"))
                  if key in used]
     if in_sample:
-        text += f" {' and '.join(in_sample).capitalize()} are in-sample and optimistic."
+        listed = (in_sample[0] if len(in_sample) == 1
+                  else ", ".join(in_sample[:-1]) + " and " + in_sample[-1])
+        verb = "is" if len(in_sample) == 1 else "are"
+        text += f" {listed[0].upper()}{listed[1:]} {verb} in-sample and optimistic."
     if used.get("seed_split"):
         text += (" The seed-split check ranks configurations on two disjoint halves of the "
                  "seeds and reports the rank correlation (Kendall τ, Spearman ρ): low values mean "
@@ -163,8 +172,9 @@ def methods_paragraphs(
         if "anova" in methods:
             text += "; exact ANOVA of the cell means on full grids"
         if "forest" in methods:
-            text += (f"; on other designs, exact functional ANOVA of the mean prediction of a "
-                     f"random forest {cite.cite('breiman2001')} fitted to the configuration "
+            text += ("; on designs that are not full grids, exact functional ANOVA of the mean "
+                     f"prediction of a random forest {cite.cite('breiman2001')} fitted to the "
+                     "configuration "
                      "scores, over the trees' own partitions, under the product of the "
                      "hyperparameters' observed distributions, with the infinitesimal-jackknife "
                      f"standard error over configurations {cite.cite('wager2014')} as its std; "
@@ -181,5 +191,5 @@ def methods_paragraphs(
     if hp:
         paragraphs.append(" ".join(hp))
 
-    paragraphs.append(_seed_text(scores, used, cite))
+    paragraphs.append(_seed_text(scores, used, cite, options.sensitivity_reps))
     return paragraphs
