@@ -312,3 +312,15 @@ def test_methods_text_names_each_estimate_and_the_optimistic_ones(roles: tuple[s
     assert "no split was possible" in text  # an algorithm fell back to in-sample
     assert "Effective dimensionality is in-sample and optimistic" in text
     assert "infinitesimal-jackknife" in text and "surrogate's bias" in text
+
+
+def test_bootstrap_chunks_do_not_change_the_replicates() -> None:
+    from rlsens.analysis.sensitivity import _split_tuned, rng_for
+
+    frame = simulated_study(np.zeros((2, 6)), np.random.default_rng(2))
+    whole = _split_tuned(frame, 50, rng_for(0, "a"))
+    chunked = _split_tuned(frame, 50, rng_for(0, "a"), chunk_cells=1)
+    assert whole[:3] == chunked[:3]
+    np.testing.assert_array_equal(whole[3], chunked[3])
+    np.testing.assert_array_equal(whole[4], chunked[4])
+    assert np.isfinite(whole[3]).all() and whole[3].std() > 0

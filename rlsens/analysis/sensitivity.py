@@ -155,7 +155,8 @@ def _tuned_scores(cm: pd.DataFrame) -> tuple[float, float, str | None, int, int,
 
 
 def _split_tuned(
-    scores_alg: pd.DataFrame, reps: int, rng: np.random.Generator
+    scores_alg: pd.DataFrame, reps: int, rng: np.random.Generator,
+    chunk_cells: int = 2_000_000,
 ) -> tuple[str, float, float, np.ndarray, np.ndarray]:
     """Select-then-score ``(method, P_env, P_cross)`` of one algorithm and bootstrap replicates
     of their errors (runs resampled per env x config, the whole split-select-score re-run;
@@ -171,14 +172,17 @@ def _split_tuned(
     if not eligible.any(axis=1).all():
         return IN_SAMPLE, float("nan"), float("nan"), np.full(reps, np.nan), np.full(reps, np.nan)
     p_env, p_cross = split_tuned(halves, method)
-    err_env = err_cross = np.full(reps, np.nan)
-    if reps > 0:
-        groups, boot = bootstrap_half_means(seed_halves(valid)[0], method, reps, rng)
+    err_env, err_cross = np.full(reps, np.nan), np.full(reps, np.nan)
+    split = seed_halves(valid)[0]
+    centres = bootstrap_centres(valid, method, halves, envs, configs)
+    step = max(1, chunk_cells // halves.size)  # replicates per chunk: memory stays bounded
+    for lo in range(0, reps, step):
+        r = min(step, reps - lo)
+        groups, boot = bootstrap_half_means(split, method, r, rng)
         cube = half_array(boot, groups, envs, configs)
         b_env, b_cross = split_tuned(cube, method)
-        centres = bootstrap_centres(valid, method, halves, envs, configs)
         t_env, t_cross = split_tuned(cube, method, values=centres)
-        err_env, err_cross = b_env - t_env, b_cross - t_cross
+        err_env[lo:lo + r], err_cross[lo:lo + r] = b_env - t_env, b_cross - t_cross
     return method, float(p_env), float(p_cross), err_env, err_cross
 
 
