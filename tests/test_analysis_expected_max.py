@@ -82,8 +82,11 @@ def test_protocol_with_tune_and_report_seeds() -> None:
     assert not row["optimistic"]
 
 
-def test_protocol_without_split_is_flagged_optimistic() -> None:
-    cells = {("a", "e", "c1", "all"): [1.0, 3.0], ("a", "e", "c2", "all"): [1.0, 1.0]}
+def test_protocol_without_split_is_cross_fitted() -> None:
+    # Halves by seed: c1 = {1 | 5}, c2 = {2 | 2}. Select on the first half: c2, scored 2;
+    # select on the second: c1, scored 1. Cross-fitted: 1.5; in-sample best c1 at 3.
+    cells = {("a", "e", "c1", "all"): [1.0, 5.0], ("a", "e", "c2", "all"): [2.0, 2.0]}
     row = select_and_report(scores_frame(cells)).iloc[0]
-    assert row["config_id"] == "c1" and row["reported_score"] == row["selection_score"] == 2.0
-    assert row["n_report"] == row["n_selection"] == 2 and bool(row["optimistic"])
+    assert row["config_id"] == "c1" and row["selection_score"] == 3.0
+    assert row["reported_score"] == 1.5 and row["n_report"] == row["n_selection"] == 2
+    assert row["method"] == "cross-fit" and not bool(row["optimistic"])

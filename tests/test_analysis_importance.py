@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import qmc
 
 from rlsens.analysis.importance import importance, importance_variability
 
@@ -87,3 +88,73 @@ def test_categorical_axes_cross_env_and_variability() -> None:
     assert var.loc["opt", "min"] == pytest.approx(0.0)
     assert var.loc["opt", "max"] == pytest.approx(1.0)
     assert var.loc["opt", "std"] == pytest.approx(0.5) and var.loc["opt", "n_envs"] == 2
+
+
+def sobol_design(k: int, n: int, seed: int = 1) -> np.ndarray:
+    """Scrambled Sobol points in [0, 1]^k, as the suites' ``sobol`` designs draw them."""
+    return qmc.Sobol(k, scramble=True, rng=np.random.default_rng(seed)).random_base2(
+        int(np.log2(n)))
+
+
+def names(k: int) -> list[str]:
+    return [f"x{j}" for j in range(k)]
+
+
+# 4 (x0 - 1/2)^2 + x1 on U[0,1]^k: Var = 16/180 + 1/12, optimum of x0 mid-range.
+QUAD_S0 = (16 / 180) / (16 / 180 + 1 / 12)
+
+
+@pytest.mark.parametrize("k", [3, 11, 20])
+def test_mid_range_optimum_keeps_its_importance_in_many_dimensions(k: int) -> None:
+    x = sobol_design(k, 256)
+    y = 4 * (x[:, 0] - 0.5) ** 2 + x[:, 1]
+    imp = importance(frame_from(x, y, names(k)), seed=0)
+    assert set(imp["method"]) == {"forest"}
+    terms = by_term(imp)
+    assert terms["x0"] == pytest.approx(QUAD_S0, abs=0.04)
+    assert terms["x1"] == pytest.approx(1 - QUAD_S0, abs=0.04)
+    inert = [v for t, v in terms.items() if t not in ("x0", "x1")]
+    assert len(inert) == k * (k + 1) // 2 - 2 and max(inert) < 0.02
+
+
+@pytest.mark.parametrize("k", [3, 11, 20])
+def test_product_interaction_in_many_dimensions(k: int) -> None:
+    x = sobol_design(k, 128 if k == 3 else 256)
+    imp = importance(frame_from(x, x[:, 0] * x[:, 1], names(k)), seed=0)
+    terms = by_term(imp)
+    assert terms["x0"] == pytest.approx(3 / 7, abs=0.03)
+    assert terms["x1"] == pytest.approx(3 / 7, abs=0.03)
+    assert terms["x0 × x1"] == pytest.approx(1 / 7, abs=0.03)
+
+
+LEVEL_EFFECTS = np.array([0.0, 3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0])
+
+
+def test_categorical_with_many_levels_in_eleven_dimensions() -> None:
+    x = sobol_design(11, 256).astype(object)
+    level = np.floor(8 * x[:, 0].astype(float)).astype(int)
+    y = LEVEL_EFFECTS[level] + 6 * x[:, 1].astype(float)
+    x[:, 0] = [f"opt{v}" for v in level]  # strings: encoded as sorted codes
+    imp = importance(frame_from(x, y, names(11)), seed=0)
+    terms = by_term(imp)
+    v_cat = float(np.var(LEVEL_EFFECTS))
+    assert terms["x0"] == pytest.approx(v_cat / (v_cat + 3.0), abs=0.05)
+    assert terms["x1"] == pytest.approx(3.0 / (v_cat + 3.0), abs=0.03)
+
+
+def test_std_is_the_spread_of_the_reported_estimate_over_designs() -> None:
+    estimates, stds = [], []
+    for seed in range(6):
+        x = sobol_design(3, 128, seed)
+        y = 4 * (x[:, 0] - 0.5) ** 2 + x[:, 1] + 0.3 * x[:, 0] * x[:, 2]
+        row = importance(frame_from(x, y, names(3)), seed=seed).set_index("term").loc["x0"]
+        estimates.append(row["importance"])
+        stds.append(row["std"])
+    spread = float(np.std(estimates, ddof=1))
+    assert np.mean(stds) > 0.0 and spread / 3 < np.mean(stds) < 3 * spread
+
+
+def test_constant_scores_have_no_importance() -> None:
+    x = sobol_design(4, 64)
+    imp = importance(frame_from(x, np.full(len(x), 2.5), names(4)), seed=0)
+    assert len(imp) == 10 and imp["importance"].isna().all() and imp["std"].isna().all()

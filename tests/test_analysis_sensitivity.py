@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from rlsens.analysis.protocol import select_and_report
 from rlsens.analysis.sensitivity import (
     SINGLE_ENV_NOTE,
     config_means,
@@ -187,3 +188,141 @@ def test_sensitivity_curves_marginal_best_and_bins() -> None:
     assert len(binned) == 4 and binned["n"].sum() == 40
     assert (binned["value_low"] <= binned["value"]).all()
     assert binned["mean"].is_monotonic_increasing
+
+
+# --- tuned scores without the winner's curse -------------------------------------------------
+
+def simulated_study(mu: np.ndarray, rng: np.random.Generator, seeds: int = 10,
+                    held_out: bool = False) -> pd.DataFrame:
+    """Scores N(mu[env, config], 1), one frame; held_out: first half tune, second half report."""
+    rows = []
+    for e, row in enumerate(mu):
+        for h, mean in enumerate(row):
+            for s, value in enumerate(mean + rng.standard_normal(seeds)):
+                role = ("tune" if s < seeds // 2 else "report") if held_out else "all"
+                rows.append({"algorithm": "a", "env_id": f"e{e}", "config_id": f"c{h:02d}",
+                             "seed": s, "seed_role": role, "run_id": f"{e}-{h}-{s}",
+                             "status": "ok", "score": float(value), "raw_score": float(value),
+                             "hp.h": h})
+    return pd.DataFrame(rows)
+
+
+def coverage(mu: np.ndarray, studies: int, held_out: bool) -> dict[str, float]:
+    truth = {"per_env_tuned": mu.max(axis=1).mean(), "cross_env_tuned": mu.mean(axis=0).max()}
+    truth["sensitivity"] = truth["per_env_tuned"] - truth["cross_env_tuned"]
+    rng = np.random.default_rng(5)
+    hits = {name: 0 for name in truth}
+    for i in range(studies):
+        row = hyperparameter_sensitivity(simulated_study(mu, rng, held_out=held_out),
+                                         reps=300, seed=i).iloc[0]
+        assert row["method"] == ("held-out" if held_out else "cross-fit")
+        for name, value in truth.items():
+            hits[name] += row[f"{name}_lower"] <= value <= row[f"{name}_upper"]
+    return {name: n / studies for name, n in hits.items()}
+
+
+@pytest.mark.parametrize("held_out", [False, True])
+def test_intervals_cover_the_tuned_score_of_equal_configurations(held_out: bool) -> None:
+    # 40 configurations of equal true mean 0 on two envs: P_env = P_cross = Φ = 0.
+    rates = coverage(np.zeros((2, 40)), studies=30, held_out=held_out)
+    assert min(rates.values()) >= 0.8, rates
+
+
+def test_intervals_cover_known_differences() -> None:
+    mu = np.zeros((2, 40))
+    mu[0, 0] = mu[1, 1] = 3.0  # P_env = 3, P_cross = 1.5, Φ = 1.5
+    rates = coverage(mu, studies=30, held_out=False)
+    assert min(rates.values()) >= 0.8, rates
+
+
+def test_in_sample_values_are_kept_and_optimistic() -> None:
+    frame = simulated_study(np.zeros((2, 40)), np.random.default_rng(0))
+    row = hyperparameter_sensitivity(frame).iloc[0]
+    cm = config_means(frame)
+    assert row["per_env_tuned_in_sample"] == pytest.approx(
+        cm.groupby("env_id")["score"].max().mean())
+    assert row["per_env_tuned_in_sample"] > 0.4  # E[max of 40 N(0, 0.1)] ~ 0.71
+    assert abs(row["per_env_tuned"]) < 0.4 and row["method"] == "cross-fit"
+    assert row["sensitivity"] == pytest.approx(row["per_env_tuned"] - row["cross_env_tuned"])
+
+
+def test_cross_fit_by_hand_and_in_sample_fallback() -> None:
+    # e1: c1 = {1 | 5}, c2 = {2 | 2}; e2: c1 = {0 | 0}, c2 = {4 | 0} (halves by seed).
+    cells = {("x", "e1", "c1"): [1.0, 5.0], ("x", "e1", "c2"): [2.0, 2.0],
+             ("x", "e2", "c1"): [0.0, 0.0], ("x", "e2", "c2"): [4.0, 0.0]}
+    row = hyperparameter_sensitivity(make_scores(cells, {"c1": {"p": 1}, "c2": {"p": 2}})).iloc[0]
+    # First half selects c2 on e1 (scored 2) and c2 on e2 (scored 0): P_env 1; cross: c2
+    # (mean 3 vs 0.5), scored (2 + 0) / 2 = 1. Second half selects c1 on e1 (scored 1) and
+    # c1 on e2 (tie at 0 -> c1, scored 0): 0.5; cross: c1 (2.5 vs 1), scored 0.5.
+    assert row["per_env_tuned"] == pytest.approx((1.0 + 0.5) / 2)
+    assert row["cross_env_tuned"] == pytest.approx((1.0 + 0.5) / 2)
+    assert row["per_env_tuned_in_sample"] == pytest.approx((3.0 + 2.0) / 2)
+    single = {k: v[:1] for k, v in cells.items()}
+    one = hyperparameter_sensitivity(make_scores(single, {"c1": {"p": 1}, "c2": {"p": 2}}),
+                                     reps=50).iloc[0]
+    assert one["method"] == "in-sample"
+    assert one["per_env_tuned"] == one["per_env_tuned_in_sample"] == pytest.approx(3.0)
+    assert np.isnan(one["per_env_tuned_lower"])
+
+
+def test_selected_configurations_cross_fit_and_fallback() -> None:
+    rng = np.random.default_rng(1)
+    rows = pd.concat([select_and_report(simulated_study(np.zeros((1, 40)), rng))
+                      for _ in range(10)])
+    assert (rows["method"] == "cross-fit").all() and not rows["optimistic"].any()
+    # True means are all 0: the in-sample best sits near E[max of 40 N(0, 0.1)] ~ 0.71.
+    assert rows["selection_score"].mean() > 0.5 and abs(rows["reported_score"].mean()) < 0.2
+    frame = simulated_study(np.zeros((1, 40)), rng)
+    single = frame.loc[frame["seed"] == 0]
+    fallback = select_and_report(single).iloc[0]
+    assert fallback["method"] == "in-sample" and bool(fallback["optimistic"])
+    assert fallback["reported_score"] == fallback["selection_score"]
+
+
+def test_best_sensitivity_curve_is_select_then_score() -> None:
+    # One hyperparameter with 2 values x 20 configurations each, all of true mean 0: the
+    # in-sample best at each value is inflated, the cross-fitted one covers 0.
+    rng = np.random.default_rng(3)
+    frame = simulated_study(np.zeros((2, 40)), rng)
+    frame["hp.h"] = frame["config_id"].map(lambda c: int(c[1:]) % 2)
+    curve = sensitivity_curves(frame, params=["h"], mode="best", reps=300, seed=0)
+    assert len(curve) == 6 and (curve["method"] == "cross-fit").all()
+    assert (curve["in_sample"] > 0.3).all()
+    # Equal when both halves select the in-sample best (the halves' scores average to its mean).
+    assert (curve["in_sample"] >= curve["mean"] - 1e-12).all()
+    assert (curve["in_sample"] - curve["mean"]).mean() > 0.2
+    assert ((curve["lower"] <= 0.0) & (curve["upper"] >= 0.0)).mean() >= 5 / 6
+
+
+@pytest.mark.parametrize("roles", [("all",), ("tune", "report")])
+def test_methods_text_names_each_estimate_and_the_optimistic_ones(roles: tuple[str, ...]) -> None:
+    from rlsens.report.bibliography import Citations
+    from rlsens.report.methods import methods_paragraphs
+    from rlsens.report.options import ReportOptions
+    from rlsens.store import Manifest
+
+    scores = pd.DataFrame({"seed_role": list(roles), "score": [1.0] * len(roles)})
+    used = {"sensitivity": True, "sensitivity_methods": ["in-sample"], "protocol": ["held-out"],
+            "dimensionality": True, "importance": ["forest"]}
+    cite = Citations()
+    text = " ".join(methods_paragraphs(ReportOptions(sensitivity_reps=500), "none", scores,
+                                       used, Manifest.from_dict({}), cite))
+    assert ("held-out" if "tune" in roles else "cross-fitted") in text
+    assert "in-sample values beside them" in text and "optimistic" in text
+    assert "500 replicates" in text and "basic bootstrap intervals of its error" in text
+    assert "no split was possible" in text  # an algorithm fell back to in-sample
+    assert "Effective dimensionality is in-sample and optimistic" in text
+    assert "infinitesimal-jackknife" in text and "surrogate's bias" in text
+
+
+def test_bootstrap_chunks_do_not_change_the_replicates() -> None:
+    from rlsens.analysis._rng import derive_rng
+    from rlsens.analysis.sensitivity import _split_tuned
+
+    frame = simulated_study(np.zeros((2, 6)), np.random.default_rng(2))
+    whole = _split_tuned(frame, 50, derive_rng(0, "a"))
+    chunked = _split_tuned(frame, 50, derive_rng(0, "a"), chunk_cells=1)
+    assert whole[:3] == chunked[:3]
+    np.testing.assert_array_equal(whole[3], chunked[3])
+    np.testing.assert_array_equal(whole[4], chunked[4])
+    assert np.isfinite(whole[3]).all() and whole[3].std() > 0

@@ -28,14 +28,22 @@ import pandas as pd
 
 from rlsens.analysis._frames import (
     bare,
-    bootstrap_config_means,
     config_means,
     cross_env_table,
     hp_columns,
     param_columns,
     same_value,
 )
-from rlsens.analysis._rng import derive_rng as rng_for  # the name the tuned scores use
+from rlsens.analysis._rng import derive_rng
+from rlsens.analysis.protocol import (
+    IN_SAMPLE,
+    bootstrap_centres,
+    bootstrap_half_means,
+    half_array,
+    half_means,
+    seed_halves,
+    split_tuned,
+)
 
 SINGLE_ENV_NOTE = "single environment: cross-environment metrics are undefined"
 NO_COMMON_NOTE = "no configuration has a score on every environment"
@@ -61,54 +69,85 @@ def _tuned_scores(cm: pd.DataFrame) -> tuple[float, float, str | None, int, int,
     return p_env, p_cross, default, n_envs, len(table), note
 
 
-def _bootstrap_tuned(
-    scores_alg: pd.DataFrame, reps: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Replicates of (P_env, P_cross) under seed resampling within each env x config."""
-    groups, boot = bootstrap_config_means(scores_alg, ["env_id", "config_id"], reps, rng)
-    envs = sorted(groups["env_id"].unique())
-    p_env = np.mean([boot[:, (groups["env_id"] == e).to_numpy()].max(axis=1) for e in envs],
-                    axis=0)
-    col = {(e, c): i for i, (e, c) in enumerate(
-        zip(groups["env_id"], groups["config_id"], strict=True))}
-    configs = sorted(groups["config_id"].unique())
-    common = [c for c in configs if all((e, c) in col for e in envs)]
-    if len(envs) < 2 or not common:
-        return p_env, np.full(reps, np.nan)
-    idx = np.array([[col[(e, c)] for e in envs] for c in common])  # configs x envs
-    p_cross = boot[:, idx].mean(axis=2).max(axis=1)
-    return p_env, p_cross
+def _split_tuned(
+    scores_alg: pd.DataFrame, reps: int, rng: np.random.Generator,
+    chunk_cells: int = 2_000_000,
+) -> tuple[str, float, float, np.ndarray, np.ndarray]:
+    """Select-then-score ``(method, P_env, P_cross)`` of one algorithm and bootstrap replicates
+    of their errors (runs resampled per env x config, the whole split-select-score re-run;
+    error = replicate minus the bootstrap world's true score of the configurations it chose).
+
+    ``method`` is ``held-out`` or ``cross-fit`` (protocol.py), or ``in-sample`` when some
+    environment has no configuration with runs in both halves: then the values are NaN here and
+    the caller reports the in-sample ones.
+    """
+    valid = scores_alg.dropna(subset=["score"])
+    halves, method, envs, configs = half_means(valid)
+    eligible = ~np.isnan(halves).any(axis=0)
+    if not eligible.any(axis=1).all():
+        return IN_SAMPLE, float("nan"), float("nan"), np.full(reps, np.nan), np.full(reps, np.nan)
+    p_env, p_cross = split_tuned(halves, method)
+    err_env, err_cross = np.full(reps, np.nan), np.full(reps, np.nan)
+    split = seed_halves(valid)[0]
+    centres = bootstrap_centres(valid, method, halves, envs, configs)
+    step = max(1, chunk_cells // halves.size)  # replicates per chunk: memory stays bounded
+    for lo in range(0, reps, step):
+        r = min(step, reps - lo)
+        groups, boot = bootstrap_half_means(split, method, r, rng)
+        cube = half_array(boot, groups, envs, configs)
+        b_env, b_cross = split_tuned(cube, method)
+        t_env, t_cross = split_tuned(cube, method, values=centres)
+        err_env[lo:lo + r], err_cross[lo:lo + r] = b_env - t_env, b_cross - t_cross
+    return method, float(p_env), float(p_cross), err_env, err_cross
 
 
 def hyperparameter_sensitivity(
     scores: pd.DataFrame, reps: int = 0, seed: int = 0, confidence: float = 0.95
 ) -> pd.DataFrame:
-    """Adkins' per-env tuned score, cross-env tuned score and sensitivity Φ per algorithm.
+    """Adkins' per-env tuned score, cross-env tuned score and sensitivity Φ per algorithm,
+    selected and scored on different runs.
 
-    Returns ``[algorithm, per_env_tuned, cross_env_tuned, sensitivity, default_config_id, n_envs,
-    n_common_configs, note]``; with ``reps > 0`` also ``<metric>_lower/_upper`` percentile
-    bootstrap intervals, resampling seeds within every algorithm x env x config (deterministic
-    under ``seed``). The bootstrap re-runs the maximizations on every replicate, so the
-    interval includes the winner's-curse of picking the best of noisy configs.
+    Returns ``[algorithm, per_env_tuned, cross_env_tuned, sensitivity, method,
+    per_env_tuned_in_sample, cross_env_tuned_in_sample, sensitivity_in_sample,
+    default_config_id, n_envs, n_common_configs, note]``. The first three are select-then-score
+    estimates (``method`` ``held-out`` on declared tune/report seeds, else ``cross-fit`` over
+    seed halves; see protocol.py); the ``_in_sample`` columns are Adkins' definitions on all
+    runs (max over the same means that are reported: optimistic, the winner's curse). When no
+    split is possible (one scored run per configuration) the first three equal the in-sample
+    values and ``method`` says ``in-sample``. ``default_config_id`` is the in-sample ``h*``.
+
+    With ``reps > 0`` also ``<metric>_lower/_upper`` bootstrap intervals for the first three,
+    resampling runs within every env x config and repeating the whole select-then-score
+    procedure on each replicate; the interval is the basic bootstrap interval of the error
+    against the selected configurations' true scores (protocol.py; deterministic under
+    ``seed``). In-sample values get no interval: a bootstrap of a maximum over noisy means
+    does not cover it.
     """
     rows = []
     for alg, sub in scores.groupby("algorithm", sort=True):
         cm = config_means(sub)
         p_env, p_cross, default, n_envs, n_common, note = _tuned_scores(cm)
+        method, s_env, s_cross, b_env, b_cross = _split_tuned(sub, reps, derive_rng(seed, alg))
+        if method == IN_SAMPLE:
+            s_env, s_cross = p_env, p_cross
+        if n_envs < 2 or default is None:
+            s_cross, b_cross = float("nan"), np.full(max(reps, 0), np.nan)
         row = {
-            "algorithm": alg, "per_env_tuned": p_env, "cross_env_tuned": p_cross,
-            "sensitivity": p_env - p_cross, "default_config_id": default, "n_envs": n_envs,
-            "n_common_configs": n_common, "note": note,
+            "algorithm": alg, "per_env_tuned": s_env, "cross_env_tuned": s_cross,
+            "sensitivity": s_env - s_cross, "method": method,
+            "per_env_tuned_in_sample": p_env, "cross_env_tuned_in_sample": p_cross,
+            "sensitivity_in_sample": p_env - p_cross, "default_config_id": default,
+            "n_envs": n_envs, "n_common_configs": n_common, "note": note,
         }
         if reps > 0:
-            b_env, b_cross = _bootstrap_tuned(sub, reps, rng_for(seed, alg))
             alpha = (1.0 - confidence) / 2.0
-            for name, boot in (("per_env_tuned", b_env), ("cross_env_tuned", b_cross),
-                               ("sensitivity", b_env - b_cross)):
-                if np.isnan(boot).all():
-                    lo = hi = float("nan")
-                else:
-                    lo, hi = np.quantile(boot, [alpha, 1.0 - alpha])
+            for name, errors in (("per_env_tuned", b_env), ("cross_env_tuned", b_cross),
+                                 ("sensitivity", b_env - b_cross)):
+                ok = errors[~np.isnan(errors)]
+                lo = hi = float("nan")
+                if ok.size:
+                    e_lo, e_hi = np.quantile(ok, [alpha, 1.0 - alpha])
+                    lo, hi = row[name] - e_hi, row[name] - e_lo
                 row[f"{name}_lower"], row[f"{name}_upper"] = float(lo), float(hi)
         rows.append(row)
     return pd.DataFrame(rows)

@@ -3,9 +3,11 @@
 For every algorithm x env x hyperparameter, the configurations' seed-averaged scores are
 grouped by that hyperparameter's value and summarised with the others either marginalized
 (``mode="marginal"``: mean over the configurations at that value, i.e. the design's
-distribution of the other hyperparameters) or at their best (``mode="best"``: max over them,
-what a per-value tuner would get). Cross-env curves (``env_id="all"``) use the mean over envs
-of the configurations present on every environment (normalize scores first).
+distribution of the other hyperparameters) or at their best (``mode="best"``: what a per-value
+tuner would get, selected on one set of runs and scored on another as in protocol.py, since a
+plain max over noisy configuration means is biased upwards). Cross-env curves
+(``env_id="all"``) use the mean over envs of the configurations present on every environment
+(normalize scores first).
 
 Numeric hyperparameters with more than ``bins`` distinct values (random/Sobol designs) are cut
 into ``bins`` quantile bins of the configurations' values (``pandas.qcut``, duplicate edges
@@ -26,9 +28,11 @@ import pandas as pd
 from rlsens.analysis._frames import bare, bootstrap_config_means, config_means, param_columns
 from rlsens.analysis._rng import derive_rng
 from rlsens.analysis.importance import encode
+from rlsens.analysis.protocol import SplitBest
 
 COLUMNS = ["algorithm", "env_id", "param", "value", "mean", "lower", "upper", "n",
            "value_low", "value_high"]
+BEST_COLUMNS = ["in_sample", "method"]
 
 
 def _targets(cm: pd.DataFrame, boot: np.ndarray | None
@@ -78,9 +82,11 @@ def sensitivity_curves(
     """Score vs each hyperparameter's value per algorithm x env (and ``"all"``).
 
     Returns ``[algorithm, env_id, param, value, mean, lower, upper, n, value_low, value_high]``
-    where ``mean`` is the mean (``marginal``) or max (``best``) of the configuration means at
-    that value, ``n`` the number of configurations there, and lower/upper NaN when
-    ``reps == 0``.
+    where ``mean`` is the mean (``marginal``) of the configuration means at that value, or
+    (``best``) the select-then-score estimate of the best configuration there (protocol.py:
+    held-out or cross-fit, with its bootstrap interval), ``n`` the number of configurations
+    there, and lower/upper NaN when ``reps == 0``. ``best`` adds ``in_sample`` (the max of the
+    configuration means, optimistic) and ``method``.
     """
     if mode not in ("marginal", "best"):
         raise ValueError(f"mode must be 'marginal' or 'best', not {mode!r}")
@@ -91,11 +97,13 @@ def sensitivity_curves(
         cm = config_means(sub)
         cols = param_columns(cm, params)
         boot = None
-        if reps > 0:
+        if reps > 0 and mode == "marginal":
             groups, boot = bootstrap_config_means(sub, ["env_id", "config_id"], reps,
                                                   derive_rng(seed, alg))
             if not groups.equals(cm[["env_id", "config_id"]].reset_index(drop=True)):
                 raise AssertionError("bootstrap groups and configuration means are misaligned")
+        best = (SplitBest(sub.dropna(subset=["score"]), reps, derive_rng(seed, alg, "best"))
+                if mode == "best" else None)
         for env, frame, env_boot in _targets(cm, boot):
             y = frame["score"].to_numpy(dtype=float)
             for col in cols:
@@ -103,11 +111,17 @@ def sensitivity_curves(
                 for code, (value, low, high) in labels.items():
                     members = codes == code
                     lo = hi = float("nan")
-                    if env_boot is not None:
+                    mean, extra = float(stat(y[members])), {}
+                    if best is not None:
+                        ids = frame["config_id"][members].tolist()
+                        mean, lo, hi, in_sample = best.estimate(env, ids, alpha)
+                        extra = {"in_sample": in_sample, "method": best.method}
+                    elif env_boot is not None:
                         lo, hi = np.quantile(stat(env_boot[:, members], axis=1),
                                              [alpha, 1.0 - alpha])
                     rows.append({"algorithm": alg, "env_id": env, "param": bare(col),
-                                 "value": value, "mean": float(stat(y[members])),
+                                 "value": value, "mean": mean,
                                  "lower": float(lo), "upper": float(hi),
-                                 "n": int(members.sum()), "value_low": low, "value_high": high})
-    return pd.DataFrame(rows, columns=COLUMNS)
+                                 "n": int(members.sum()), "value_low": low, "value_high": high,
+                                 **extra})
+    return pd.DataFrame(rows, columns=COLUMNS + (BEST_COLUMNS if mode == "best" else []))

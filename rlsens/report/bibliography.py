@@ -186,6 +186,22 @@ REFERENCES: dict[str, Reference] = {
 }""",
         ),
         Reference(
+            "wager2014",
+            "Wager et al., 2014",
+            "S. Wager, T. Hastie, B. Efron. Confidence Intervals for Random Forests: The "
+            "Jackknife and the Infinitesimal Jackknife. JMLR 15(48), 2014.",
+            """@article{wager2014,
+  author  = {Wager, Stefan and Hastie, Trevor and Efron, Bradley},
+  title   = {Confidence Intervals for Random Forests: The Jackknife and the Infinitesimal
+             Jackknife},
+  journal = {Journal of Machine Learning Research},
+  volume  = {15},
+  number  = {48},
+  pages   = {1625--1651},
+  year    = {2014}
+}""",
+        ),
+        Reference(
             "breiman2001",
             "Breiman, 2001",
             "L. Breiman. Random Forests. Machine Learning 45, 2001.",

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from rlsens import analysis
+from rlsens.analysis.protocol import IN_SAMPLE
 from rlsens.report.bibliography import Citations
 from rlsens.report.options import ReportOptions
 from rlsens.store import Manifest
@@ -46,17 +47,46 @@ def _score_text(options: ReportOptions, manifest: Manifest) -> str:
     return f"Each run is scored by {what}.{protocol}"
 
 
-def _seed_text(scores: pd.DataFrame, used: Mapping[str, Any], cite: Citations) -> str:
+def _seed_text(scores: pd.DataFrame, used: Mapping[str, Any], cite: Citations, reps: int
+               ) -> str:
     roles = sorted(scores["seed_role"].dropna().unique()) if len(scores) else []
+    methods = set(used.get("sensitivity_methods", [])) | set(used.get("protocol", []))
     if set(roles) >= {"tune", "report"}:
-        text = ("Seeds have roles: configurations are selected on the 'tune' seeds and the "
-                "selected configurations are reported on the disjoint 'report' seeds, so "
-                "best-configuration scores are unbiased by the selection.")
+        text = ("Seeds have roles: every best-configuration number (per-environment and "
+                "cross-environment tuned scores, Φ, selected configurations) selects on the "
+                "'tune' seeds and is scored on the disjoint 'report' seeds (held-out), so it "
+                "is not inflated by the selection.")
     else:
-        text = ("All seeds have the role 'all': best configurations are selected and reported "
-                "on the same runs, so best-configuration scores (per-environment tuned scores, "
-                "tuning curves, selected configurations) are optimistic (a winner's curse) "
-                f"{cite.cite('henderson2018')}.")
+        text = ("All seeds have the role 'all', so best-configuration numbers (per-environment "
+                "and cross-environment tuned scores, Φ, selected configurations) are "
+                "cross-fitted: each configuration's runs are split into two halves by seed, "
+                "configurations are selected on one half and scored on the other, in both "
+                "directions, and the two estimates are averaged.")
+    if reps > 0:
+        text += (f" Their intervals ({reps:,} replicates) resample runs within each environment "
+                 "× configuration, repeat the whole select-then-score procedure on every "
+                 "replicate and are basic bootstrap intervals of its error (the replicate's "
+                 "estimate minus the resampled world's true score of the configurations that "
+                 "replicate selected).")
+    text += (" The estimates target the true score of the configuration "
+             "the procedure picks, which is never above the best true score (conservative when "
+             "configurations are hard to tell apart). The in-sample values beside them (the "
+             "same runs select and score, as Adkins et al. define them) are optimistic: the "
+             f"winner's curse {cite.cite('henderson2018')}.")
+    if IN_SAMPLE in methods:
+        text += (" Where the selection method says 'in-sample', a configuration had a single "
+                 "scored run, no split was possible, and the value shown is the optimistic "
+                 "in-sample one.")
+    in_sample = [name for key, name in (("tuning", "expected best scores after n "
+                                                   "configurations"),
+                                        ("dimensionality", "effective dimensionality"),
+                                        ("tunability", "tunability"))
+                 if key in used]
+    if in_sample:
+        listed = (in_sample[0] if len(in_sample) == 1
+                  else ", ".join(in_sample[:-1]) + " and " + in_sample[-1])
+        verb = "is" if len(in_sample) == 1 else "are"
+        text += f" {listed[0].upper()}{listed[1:]} {verb} in-sample and optimistic."
     if used.get("seed_split"):
         text += (" The seed-split check ranks configurations on two disjoint halves of the "
                  "seeds and reports the rank correlation (Kendall τ, Spearman ρ): low values mean "
@@ -146,11 +176,12 @@ def methods_paragraphs(
     if "sensitivity" in used or "dimensionality" in used:
         hp.append(
             "Hyperparameter sensitivity is the per-environment tuned score (mean over "
-            "environments of the best configuration mean) minus the cross-environment tuned "
-            "score (best mean over environments of one configuration); effective "
-            "dimensionality is the number of hyperparameters that must be tuned per "
-            f"environment to reach 95% of the per-environment tuned score "
-            f"{cite.cite('adkins2024')}."
+            "environments of the score of the configuration selected on each) minus the "
+            "cross-environment tuned score (score of the one configuration selected on the "
+            "mean over environments); selection and score use different runs (see the seeds "
+            "paragraph below); effective dimensionality is the number of hyperparameters that "
+            "must be tuned per environment to reach 95% of the in-sample per-environment tuned "
+            f"score {cite.cite('adkins2024')}."
         )
     if "tunability" in used:
         hp.append("Tunability is the gain of the best configuration over the data-based "
@@ -160,9 +191,17 @@ def methods_paragraphs(
         methods = used["importance"]
         text = ("Importance is the share of variance of configuration scores explained by each "
                 f"hyperparameter and pair (functional ANOVA {cite.cite('hutter2014')}")
+        if "anova" in methods:
+            text += "; exact ANOVA of the cell means on full grids"
         if "forest" in methods:
-            text += f"; on a random-forest surrogate {cite.cite('breiman2001')} when the " \
-                    "configurations are not a full grid"
+            text += ("; on designs that are not full grids, exact functional ANOVA of the mean "
+                     f"prediction of a random forest {cite.cite('breiman2001')} fitted to the "
+                     "configuration "
+                     "scores, over the trees' own partitions, under the product of the "
+                     "hyperparameters' observed distributions, with the infinitesimal-jackknife "
+                     f"standard error over configurations {cite.cite('wager2014')} as its std; "
+                     "the std does not include the surrogate's bias, which dominates with few "
+                     "configurations per hyperparameter")
         hp.append(text + ").")
     if "tuning" in used:
         hp.append("Expected best score after n configurations uses the expected-maximum "
@@ -174,5 +213,5 @@ def methods_paragraphs(
     if hp:
         paragraphs.append(" ".join(hp))
 
-    paragraphs.append(_seed_text(scores, used, cite))
+    paragraphs.append(_seed_text(scores, used, cite, options.sensitivity_reps))
     return paragraphs

@@ -314,8 +314,9 @@ def section_importance(ctx: Context, section: Section) -> None:
         figures.importance_bars(overall, ctx.palette), "importance",
         "Share of the variance of configuration scores explained by each hyperparameter and "
         "pair (functional ANOVA of each configuration's mean score over environments, on "
-        "configurations run on every environment; error bars: std over forest trees when a "
-        "surrogate was used; per-environment values are in the table below).",
+        "configurations run on every environment; error bars: infinitesimal-jackknife standard "
+        "error over configurations when a forest surrogate was used; per-environment values "
+        "are in the table below).",
     ))
     ranked = overall.sort_values(["order", "algorithm", "importance"],
                                  ascending=[True, True, False])
@@ -363,8 +364,11 @@ def section_sensitivity(ctx: Context, section: Section) -> None:
     sens = analysis.hyperparameter_sensitivity(ctx.nscores, reps=ctx.options.sensitivity_reps,
                                                seed=ctx.options.seed)
     ctx.used["sensitivity"] = True
+    ctx.used["sensitivity_methods"] = sorted(set(sens["method"]))
     columns = {"algorithm": "Algorithm", "per_env_tuned": "Per-env tuned",
                "cross_env_tuned": "Cross-env tuned", "sensitivity": "Sensitivity Φ",
+               "method": "Selection", "per_env_tuned_in_sample": "Per-env tuned, in-sample "
+               "(optimistic)", "sensitivity_in_sample": "Φ, in-sample (optimistic)",
                "n_envs": "Envs", "note": "Note"}
     section.tables.append(_ci_table("sensitivity", "Hyperparameter sensitivity", sens, columns))
     require_multi_env(ctx, "The performance–sensitivity plane")
@@ -530,14 +534,14 @@ def section_protocol(ctx: Context, section: Section) -> None:
     require_scores(ctx)
     result = analysis.select_and_report(ctx.scores)
     require(len(result) > 0, "No configuration could be selected.")
-    ctx.used["protocol"] = bool(result["optimistic"].any())
+    ctx.used["protocol"] = sorted(set(result["method"]))
     section.tables.append(simple_table(
         "best_configurations", "Selected configurations", result,
         {"algorithm": "Algorithm", "env_id": "Environment", "config_id": "Configuration",
          "selection_score": "Selection score", "reported_score": "Reported score",
-         "n_selection": "Selection runs", "n_report": "Report runs",
+         "n_selection": "Selection runs", "n_report": "Report runs", "method": "Method",
          "optimistic": "Optimistic"},
-        formats={"algorithm": "text", "env_id": "text", "config_id": "text"},
+        formats={"algorithm": "text", "env_id": "text", "config_id": "text", "method": "text"},
     ))
 
 
