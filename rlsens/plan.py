@@ -22,7 +22,7 @@ import pandas as pd
 from rlsens.spec import RunSpec, stable_hash
 from rlsens.suite import Suite
 from rlsens.suite.designs import generate
-from rlsens.suite.vocabulary import OFF_POLICY
+from rlsens.vocabulary import OFF_POLICY
 
 # The cost model of ``estimate_cpu_seconds``: CPU-seconds fitted (least squares) to SB3 2.x
 # runs timed with ``time.process_time`` on the 2-core development machine, one torch thread per

@@ -18,8 +18,9 @@ import ast
 from pathlib import Path
 from typing import Any
 
+from rlsens.suite.hyperparameters import check_name
 from rlsens.suite.loader import Source, numeric_string, read_yaml
-from rlsens.suite.vocabulary import ACTIVATIONS, check_name
+from rlsens.vocabulary import ACTIVATIONS, lookup
 
 IGNORED = ("n_timesteps",)
 EXPRESSION_KEYS = ("policy_kwargs", "replay_buffer_kwargs", "rollout_buffer_kwargs", "normalize")
@@ -63,11 +64,11 @@ def _literal(node: ast.AST) -> Any:
         return {kw.arg: _literal(kw.value) for kw in node.keywords}
     if isinstance(node, ast.Attribute):
         dotted = _dotted(node)
-        if dotted and dotted[-2:-1] == ["nn"] and dotted[-1] in ACTIVATIONS:
-            return ACTIVATIONS[dotted[-1]]
+        if dotted and dotted[-2:-1] == ["nn"] and dotted[-1] in ACTIVATIONS.values():
+            return lookup(ACTIVATIONS, dotted[-1])
         raise LiteralError(
             f"{'.'.join(dotted) or 'attribute'} is not supported; only nn.<activation> "
-            f"names ({', '.join(ACTIVATIONS)}) may be referenced")
+            f"names ({', '.join(ACTIVATIONS.values())}) may be referenced")
     raise LiteralError(f"{type(node).__name__} is not supported in a zoo literal")
 
 
