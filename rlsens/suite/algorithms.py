@@ -48,9 +48,7 @@ def parse_algorithm(label: str, value: Any, environments: Mapping[str, Environme
     path: KeyPath = ("algorithms", label)
     spec = r.mapping(value, path, f"algorithm {label}")
     r.keys(spec, path, ALGO_KEYS, ("class",), f" in algorithm {label}")
-    if not label.replace("_", "").replace("-", "").replace(".", "").isalnum():
-        raise r.fail(path, f"algorithm label {label!r} has unusual characters",
-                     hint="use letters, digits, '_', '-' and '.' (labels name files)")
+    r.path_component(label, path, "algorithm label")
     algo_class = _algo_class(spec["class"], (*path, "class"), r)
 
     env_ids = list(environments)

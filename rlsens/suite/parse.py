@@ -17,18 +17,21 @@ from rlsens.errors import SuiteError
 from rlsens.spec import EvalProtocol, Resources, stable_hash
 from rlsens.suite.algorithms import parse_algorithm
 from rlsens.suite.designs import DESIGN_TYPES, Design, sobol_n_problem
+from rlsens.suite.limits import MAX_SEED, PlanLimits, raise_hint
 from rlsens.suite.loader import KeyPath, deep_merge, read_yaml
 from rlsens.suite.model import Environment, Seeds, Suite
 from rlsens.suite.reader import Reader, kind
 from rlsens.suite.serialize import suite_dict
+from rlsens.suite.size import check_size
 
 TOP_KEYS = ("name", "description", "seed", "default_scale", "environments", "algorithms",
-            "design", "seeds", "evaluation", "resources", "scales")
+            "design", "seeds", "evaluation", "resources", "scales", "limits")
 REQUIRED_TOP = ("environments", "algorithms", "design", "seeds")
 ENV_KEYS = ("budget", "env_kwargs")
 DESIGN_KEYS = ("type", "n", "levels", "include_default")
 EVAL_KEYS = ("every", "episodes", "final", "deterministic")
 RESOURCE_KEYS = ("cpus", "gpus", "memory_mb", "timeout_s")
+SEED_HINT = f"seeds are NumPy seeds: integers from 0 to {MAX_SEED} (2**32 - 1)"
 
 
 @cache
@@ -51,6 +54,7 @@ def load_suite(path: str | Path, scale: str | None = None) -> Suite:
     r.keys(data, (), TOP_KEYS, REQUIRED_TOP)
     scales = r.mapping(data.get("scales"), ("scales",), "scales", allow_none=True)
     for name, partial in scales.items():
+        r.path_component(name, ("scales", name), "scale name")
         r.mapping(partial, ("scales", name), f"scale {name!r}", allow_none=True)
         for key in ("scales", "default_scale"):
             if isinstance(partial, dict) and key in partial:
@@ -75,21 +79,23 @@ def load_suite(path: str | Path, scale: str | None = None) -> Suite:
 
 def _build(data: dict[str, Any], r: Reader, path: Path, scale: str | None,
            scales: tuple[str, ...]) -> Suite:
-    name = r.string(data.get("name", path.stem), ("name",), "name")
+    limits = _limits(data.get("limits"), r)
+    name = r.path_component(data.get("name", path.stem), ("name",), "suite name")
     description = data.get("description") or ""
     if not isinstance(description, str):
         raise r.fail(("description",), "description must be text", hint="write a string")
-    seed = r.integer(data.get("seed", 0), ("seed",), "seed", minimum=0)
+    seed = r.integer(data.get("seed", 0), ("seed",), "seed", minimum=0, maximum=MAX_SEED)
     environments = _environments(data["environments"], r)
-    design = _design(data["design"], r)
-    seeds = _seeds(data["seeds"], r)
-    evaluation = _evaluation(data.get("evaluation"), r)
+    design = _design(data["design"], r, limits)
+    seeds = _seeds(data["seeds"], r, limits)
+    evaluation = _evaluation(data.get("evaluation"), r, limits)
     resources = _resources(data.get("resources"), r)
     algos = r.mapping(data["algorithms"], ("algorithms",), "algorithms")
     if not algos:
         raise r.fail(("algorithms",), "no algorithms", hint="add at least one algorithm")
     algorithms = {label: parse_algorithm(label, spec, environments, path, r)
                   for label, spec in algos.items()}
+    check_size(algorithms, design, seeds, evaluation, limits, r)
     resolved = suite_dict(name, description, seed, scale, environments, algorithms, design,
                           seeds, evaluation, resources)
     return Suite(
@@ -125,7 +131,7 @@ def _environments(value: Any, r: Reader) -> dict[str, Environment]:
     return out
 
 
-def _design(value: Any, r: Reader) -> Design:
+def _design(value: Any, r: Reader, limits: PlanLimits) -> Design:
     path: KeyPath = ("design",)
     spec = r.mapping(value, path, "design")
     r.keys(spec, path, DESIGN_KEYS, ("type",), " in design")
@@ -138,7 +144,9 @@ def _design(value: Any, r: Reader) -> Design:
         if "n" not in spec:
             raise r.fail(path, f"a {kind} design needs `n` (configurations per algorithm)",
                          hint="e.g. n: 16")
-        n = r.integer(spec["n"], (*path, "n"), "design.n", minimum=1)
+        n = r.integer(spec["n"], (*path, "n"), "design.n", minimum=1,
+                      maximum=limits.max_configs,
+                      hint=raise_hint("max_configs", limits.max_configs))
         problem = sobol_n_problem(n) if kind == "sobol" else None
         if problem:
             raise r.fail((*path, "n"), f"n = {n} is not a power of two",
@@ -146,34 +154,46 @@ def _design(value: Any, r: Reader) -> Design:
     elif "n" in spec:
         raise r.fail((*path, "n"), f"a {kind} design does not take `n`",
                      hint="grid and oat designs are sized by `levels` and the search space")
-    levels = r.integer(spec.get("levels", 3), (*path, "levels"), "design.levels", minimum=1)
+    levels = r.integer(spec.get("levels", 3), (*path, "levels"), "design.levels", minimum=1,
+                       maximum=limits.max_configs,
+                       hint=raise_hint("max_configs", limits.max_configs))
     include = r.boolean(spec.get("include_default", False), (*path, "include_default"),
                         "include_default")
     return Design(kind, n, levels, include)
 
 
-def _seed_list(value: Any, path: KeyPath, r: Reader, start: int) -> tuple[int, ...]:
+def _seed_list(value: Any, path: KeyPath, r: Reader, start: int, limits: PlanLimits,
+               ) -> tuple[int, ...]:
+    """Seeds as listed, or ``count`` seeds from ``start``; checked before any is generated."""
     if isinstance(value, list):
-        seeds = tuple(r.integer(v, (*path, i), "seed", minimum=0) for i, v in enumerate(value))
+        if len(value) > limits.max_seeds:
+            raise r.fail(path, f"{len(value)} seeds exceed the limit of {limits.max_seeds}",
+                         hint=raise_hint("max_seeds", limits.max_seeds))
+        seeds = tuple(r.integer(v, (*path, i), "seed", minimum=0, maximum=MAX_SEED,
+                                hint=SEED_HINT) for i, v in enumerate(value))
         if not seeds:
             raise r.fail(path, "empty seed list", hint="give at least one seed")
         if len(set(seeds)) != len(seeds):
             raise r.fail(path, "repeated seed in list", hint="each seed may appear once")
         return seeds
-    count = r.integer(value, path, "number of seeds", minimum=1)
+    count = r.integer(value, path, "number of seeds", minimum=1, maximum=limits.max_seeds,
+                      hint=raise_hint("max_seeds", limits.max_seeds))
+    if start + count - 1 > MAX_SEED:
+        raise r.fail(path, f"seeds {start}..{start + count - 1} go beyond {MAX_SEED}",
+                     hint=SEED_HINT)
     return tuple(range(start, start + count))
 
 
-def _seeds(value: Any, r: Reader) -> Seeds:
+def _seeds(value: Any, r: Reader, limits: PlanLimits) -> Seeds:
     path: KeyPath = ("seeds",)
     if not isinstance(value, dict):
         if isinstance(value, bool) or not isinstance(value, (int, float, str, list)):
             raise r.fail(path, f"seeds must be a count, a list or tune/report, got {kind(value)}",
                          hint="e.g. `seeds: 5` or `seeds: {tune: 3, report: 5}`")
-        return Seeds(all=_seed_list(value, path, r, 0))
+        return Seeds(all=_seed_list(value, path, r, 0, limits))
     r.keys(value, path, ("tune", "report"), ("tune", "report"), " in seeds")
-    tune = _seed_list(value["tune"], (*path, "tune"), r, 0)
-    report = _seed_list(value["report"], (*path, "report"), r, max(tune) + 1)
+    tune = _seed_list(value["tune"], (*path, "tune"), r, 0, limits)
+    report = _seed_list(value["report"], (*path, "report"), r, max(tune) + 1, limits)
     overlap = sorted(set(tune) & set(report))
     if overlap:
         raise r.fail((*path, "report"), f"seeds {overlap} are both tune and report seeds",
@@ -181,7 +201,7 @@ def _seeds(value: Any, r: Reader) -> Seeds:
     return Seeds(tune=tune, report=report)
 
 
-def _evaluation(value: Any, r: Reader) -> EvalProtocol:
+def _evaluation(value: Any, r: Reader, limits: PlanLimits) -> EvalProtocol:
     path: KeyPath = ("evaluation",)
     spec = r.mapping(value, path, "evaluation", allow_none=True)
     r.keys(spec, path, EVAL_KEYS, what=" in evaluation")
@@ -189,8 +209,11 @@ def _evaluation(value: Any, r: Reader) -> EvalProtocol:
     return EvalProtocol(
         every=r.integer(spec.get("every", default.every), (*path, "every"), "every", minimum=1),
         episodes=r.integer(spec.get("episodes", default.episodes), (*path, "episodes"),
-                           "episodes", minimum=1),
-        final=r.integer(spec.get("final", default.final), (*path, "final"), "final", minimum=1),
+                           "episodes", minimum=1, maximum=limits.max_episodes,
+                           hint=raise_hint("max_episodes", limits.max_episodes)),
+        final=r.integer(spec.get("final", default.final), (*path, "final"), "final", minimum=1,
+                        maximum=limits.max_episodes,
+                        hint=raise_hint("max_episodes", limits.max_episodes)),
         deterministic=r.boolean(spec.get("deterministic", default.deterministic),
                                 (*path, "deterministic"), "deterministic"),
     )
@@ -202,9 +225,9 @@ def _resources(value: Any, r: Reader) -> Resources:
     r.keys(spec, path, RESOURCE_KEYS, what=" in resources")
     default = Resources()
 
-    def positive(key: str, fallback: Any, zero_ok: bool = False) -> Any:
+    def positive(key: str, fallback: Any, zero_ok: bool = False, null_ok: bool = True) -> Any:
         raw = spec.get(key, fallback)
-        if raw is None:
+        if raw is None and null_ok:
             return None
         number = r.number(raw, (*path, key), key)
         if number < 0 or (number == 0 and not zero_ok):
@@ -214,10 +237,18 @@ def _resources(value: Any, r: Reader) -> Resources:
 
     memory = positive("memory_mb", default.memory_mb)
     return Resources(
-        cpus=float(positive("cpus", default.cpus)),
-        gpus=float(positive("gpus", default.gpus, zero_ok=True)),
+        cpus=float(positive("cpus", default.cpus, null_ok=False)),
+        gpus=float(positive("gpus", default.gpus, zero_ok=True, null_ok=False)),
         memory_mb=None if memory is None else r.integer(memory, (*path, "memory_mb"),
                                                         "memory_mb", minimum=1),
         timeout_s=positive("timeout_s", default.timeout_s),
     )
 
+
+
+def _limits(value: Any, r: Reader) -> PlanLimits:
+    path: KeyPath = ("limits",)
+    spec = r.mapping(value, path, "limits", allow_none=True)
+    r.keys(spec, path, PlanLimits.keys(), what=" in limits")
+    return PlanLimits(**{key: r.integer(raw, (*path, key), key, minimum=1)
+                         for key, raw in spec.items()})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,7 +58,7 @@ class Reader:
         return number
 
     def integer(self, value: Any, path: KeyPath, what: str = "value", minimum: int | None = None,
-                ) -> int:
+                maximum: int | None = None, hint: str | None = None) -> int:
         number = self.number(value, path, what)
         if isinstance(number, float):
             if not number.is_integer():
@@ -67,6 +68,9 @@ class Reader:
         if minimum is not None and number < minimum:
             raise self.fail(path, f"{what} must be at least {minimum}, got {number}",
                             hint=f"use an integer >= {minimum}")
+        if maximum is not None and number > maximum:
+            raise self.fail(path, f"{what} must be at most {maximum}, got {number}",
+                            hint=hint or f"use an integer <= {maximum}")
         return number
 
     def boolean(self, value: Any, path: KeyPath, what: str = "value") -> bool:
@@ -80,6 +84,21 @@ class Reader:
             raise self.fail(path, f"{what} must be a non-empty string, got {kind(value)}",
                             hint="write a plain text value")
         return value
+
+
+    def path_component(self, value: Any, path: KeyPath, what: str) -> str:
+        """A name that becomes part of a file path (suite name, labels, scales): checked, so a
+        suite cannot make rlsens write outside its results folder."""
+        text = value if isinstance(value, str) else None
+        if text is None or not SAFE_NAME.fullmatch(text) or ".." in text:
+            raise self.fail(path, f"{what} {kind(value)} cannot be used as a file name",
+                            hint="use 1-100 ASCII letters, digits, '_', '-' and '.', starting "
+                                 "with a letter or digit, without '..' (it names files)")
+        return text
+
+
+# Names used as path components: no separators, no leading dot, no "..", no spaces.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 def kind(value: Any) -> str:
