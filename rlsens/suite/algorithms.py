@@ -5,6 +5,7 @@ budgets and the search space, each checked against what the trainer and SB3 acce
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from rlsens.suite.space import (
 from rlsens.suite.zoo import load_zoo
 from rlsens.vocabulary import ALGORITHM_CLASSES
 
+ZOO_DIRS_VARIABLE = "RLSENS_ZOO_DIRS"
 ALGO_KEYS = ("class", "policy", "environments", "zoo", "hyperparameters", "per_env", "budget",
              "search_space")
 DISTRIBUTIONS = {
@@ -74,10 +76,7 @@ def parse_algorithm(label: str, value: Any, environments: Mapping[str, Environme
     zoo_file, zoo_defaults, zoo_policies = None, {}, {}
     if spec.get("zoo") is not None:
         zoo_file = r.string(spec["zoo"], (*path, "zoo"), "zoo")
-        zoo_path = (suite_path.parent / zoo_file)
-        if not zoo_path.is_file():
-            raise r.fail((*path, "zoo"), f"zoo file {zoo_file!r} not found ({zoo_path})",
-                         hint="zoo paths are relative to the suite file")
+        zoo_path = zoo_location(zoo_file, suite_path, (*path, "zoo"), r)
         zoo_defaults, zoo_policies = load_zoo(zoo_path, env_ids, algo_class)
         if policy is None:
             zoo_reader = Reader(Source(str(zoo_path)))
@@ -114,6 +113,29 @@ def parse_algorithm(label: str, value: Any, environments: Mapping[str, Environme
     )
     _check_derived(algorithm, path, r)
     return algorithm
+
+
+def zoo_location(zoo_file: str, suite_path: Path, path: KeyPath, r: Reader) -> Path:
+    """The zoo file, which must lie in the suite's folder (symlinks followed) or a folder of
+    ``RLSENS_ZOO_DIRS``: a suite must not make rlsens read, and quote in its errors, files
+    such as /etc/passwd or /proc/self/environ."""
+    zoo_path = suite_path.parent / zoo_file
+    allowed = [suite_path.parent.resolve()]
+    allowed += [Path(p).resolve() for p in os.environ.get(ZOO_DIRS_VARIABLE, "").split(
+        os.pathsep) if p]
+    try:
+        resolved = zoo_path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        resolved = None
+    if resolved is None or not resolved.is_file():
+        raise r.fail(path, f"zoo file {zoo_file!r} not found ({zoo_path})",
+                     hint="zoo paths are relative to the suite file")
+    if not any(resolved.is_relative_to(folder) for folder in allowed):
+        raise r.fail(path, f"zoo file {zoo_file!r} lies outside the suite's folder",
+                     hint="copy the zoo file next to the suite, or list its folder in the "
+                          f"{ZOO_DIRS_VARIABLE} environment variable (separated by "
+                          f"{os.pathsep!r})")
+    return resolved
 
 
 def _algo_class(value: Any, path: KeyPath, r: Reader) -> str:
@@ -237,6 +259,12 @@ def _dimension(name: str, value: Any, path: KeyPath, algo_class: str, r: Reader)
         raise r.fail(low_path, f"a log-scaled range needs low > 0, got {low}",
                      hint="log scaling is defined for positive values; use dist: uniform, or "
                           "sample 1 - x as an aux dimension and derive the value")
+    if not aux:
+        if dist != "int" and hyperparameters.is_integer_valued(name):
+            raise r.fail((*path, "dist"), f"{name} takes integers, and dist {dist} samples "
+                         "real numbers", hint="use dist: int (log: true for a log scale)")
+        _check_dim_value(name, low, aux, low_path, r)
+        _check_dim_value(name, high, aux, high_path, r)
     if dist == "int":
         return Int(name, aux, int(low), int(high), log)
     cls = LogUniform if log else Uniform

@@ -16,6 +16,7 @@ from typing import Any
 from rlsens.errors import SuiteError
 from rlsens.spec import EvalProtocol, Resources
 from rlsens.suite.designs import Design
+from rlsens.suite.hyperparameters import check_value, value_hint
 from rlsens.suite.loader import Source
 from rlsens.suite.space import ALLOWED_SYNTAX, Derived, Dimension, ExpressionError, Fixed
 
@@ -86,7 +87,9 @@ class Algorithm:
     def resolve(self, point: Mapping[str, Any], env_id: str) -> dict[str, Any]:
         """The full hyperparameters of ``point`` on ``env_id`` (derived computed, aux dropped).
 
-        Raises ``SuiteError`` when a derived expression cannot be evaluated at this point.
+        Raises ``SuiteError`` when a derived expression cannot be evaluated at this point, or
+        gives a value SB3 does not accept (the planner resolves every point, so such values
+        fail ``validate`` rather than the run).
         """
         config = self.base_config(env_id)
         values: dict[str, Any] = dict(config)
@@ -98,20 +101,28 @@ class Algorithm:
         for name in derived_order(self):
             dim = self.search_space[name]
             assert isinstance(dim, Derived)
+            where = f" (on {env_id}, at {dict(point)})"
             try:
                 values[name] = dim.evaluate(values)
             except ExpressionError as exc:
-                path = ("algorithms", self.label, "search_space", name, "derived")
-                where = f" (on {env_id}, at {dict(point)})"
-                message = f"cannot evaluate derived {dim.expression!r}: {exc}{where}"
-                if self.source is None:
-                    raise SuiteError(message, key=".".join(map(str, path)),
-                                     hint=ALLOWED_SYNTAX) from exc
-                raise self.source.error(path, message, hint=ALLOWED_SYNTAX) from exc
+                raise self._derived_error(
+                    name, f"cannot evaluate derived {dim.expression!r}: {exc}{where}",
+                    ALLOWED_SYNTAX) from exc
+            problem = None if dim.aux else check_value(name, values[name])
+            if problem:
+                raise self._derived_error(
+                    name, f"derived {dim.expression!r} = {values[name]!r}: {problem}{where}",
+                    value_hint(name))
         for name, dim in self.search_space.items():
             if not dim.aux:
                 config[name] = values[name]
         return config
+
+    def _derived_error(self, name: str, message: str, hint: str) -> SuiteError:
+        path = ("algorithms", self.label, "search_space", name, "derived")
+        if self.source is None:
+            return SuiteError(message, key=".".join(path), hint=hint)
+        return self.source.error(path, message, hint=hint)
 
 
 @dataclass(frozen=True)
