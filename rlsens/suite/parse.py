@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,10 @@ from rlsens.errors import SuiteError
 from rlsens.spec import EvalProtocol, Resources, stable_hash
 from rlsens.suite.algorithms import parse_algorithm
 from rlsens.suite.designs import DESIGN_TYPES, Design, sobol_n_problem
+from rlsens.suite.environments import EnvProblem, compatibility, package_hint, probe
 from rlsens.suite.limits import MAX_SEED, PlanLimits, raise_hint
 from rlsens.suite.loader import KeyPath, deep_merge, read_yaml
-from rlsens.suite.model import Environment, Seeds, Suite
+from rlsens.suite.model import Algorithm, Environment, Seeds, Suite
 from rlsens.suite.reader import Reader, kind
 from rlsens.suite.serialize import suite_dict
 from rlsens.suite.size import check_size
@@ -96,6 +98,7 @@ def _build(data: dict[str, Any], r: Reader, path: Path, scale: str | None,
     algorithms = {label: parse_algorithm(label, spec, environments, path, r)
                   for label, spec in algos.items()}
     check_size(algorithms, design, seeds, evaluation, limits, r)
+    _check_environments(environments, algorithms, r)
     resolved = suite_dict(name, description, seed, scale, environments, algorithms, design,
                           seeds, evaluation, resources)
     return Suite(
@@ -118,8 +121,9 @@ def _environments(value: Any, r: Reader) -> dict[str, Environment]:
         path = ("environments", env_id)
         if env_id not in known:
             close = difflib.get_close_matches(env_id, known, n=3)
-            hint = f"did you mean {' or '.join(close)}?" if close else (
-                "use a Gymnasium id from gymnasium.envs.registry (e.g. Pendulum-v1)")
+            hint = package_hint(env_id) or (f"did you mean {' or '.join(close)}?" if close else
+                                            "use a Gymnasium id from gymnasium.envs.registry "
+                                            "(e.g. Pendulum-v1)")
             raise r.fail(path, f"unknown Gymnasium environment {env_id!r}", hint=hint)
         spec = r.mapping(spec, path, f"environment {env_id}", allow_none=True)
         r.keys(spec, path, ENV_KEYS, what=f" in environment {env_id}")
@@ -129,6 +133,28 @@ def _environments(value: Any, r: Reader) -> dict[str, Environment]:
                            allow_none=True)
         out[env_id] = Environment(env_id, budget, copy.deepcopy(kwargs))
     return out
+
+
+def _check_environments(environments: Mapping[str, Environment],
+                        algorithms: Mapping[str, Algorithm], r: Reader) -> None:
+    """Build each environment once and check that every algorithm can train on it."""
+    spaces = {}
+    for env_id, env in environments.items():
+        path: KeyPath = ("environments", env_id)
+        try:
+            spaces[env_id] = probe(env_id, env.env_kwargs)
+        except EnvProblem as exc:
+            raise r.fail((*path, "env_kwargs") if env.env_kwargs else path, exc.message,
+                         hint=exc.hint) from None
+    for label, algorithm in algorithms.items():
+        for env_id in algorithm.environments:
+            problem = compatibility(algorithm.algo_class, algorithm.policy_for(env_id),
+                                    spaces[env_id])
+            if problem:
+                raise r.fail(("algorithms", label, "class"), f"{label} on {env_id}: {problem}",
+                             hint="pair continuous-action classes (DDPG, TD3, SAC) with Box "
+                                  "action spaces and DQN with Discrete ones; PPO and A2C "
+                                  "take both")
 
 
 def _design(value: Any, r: Reader, limits: PlanLimits) -> Design:
