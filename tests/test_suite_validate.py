@@ -201,11 +201,18 @@ def test_zoo_in_the_suite_folder_or_an_allowed_folder_loads(tmp_path, monkeypatc
     ("seeds: 2", "seeds: null", "seeds"),
     ("{budget: 1000}", "{budget: 1000, env_kwargs: 3}", "environments.Pendulum-v1.env_kwargs"),
     ("design: {type: sobol, n: 4}", "design: {type: [sobol], n: 4}", "design.type"),
-    ("learning_starts: 100", "learning_starts: !!binary aGVsbG8=",
-     "algorithms.sac.hyperparameters.learning_starts"),
 ])
 def test_null_and_wrong_types(tmp_path, old, new, key) -> None:
     assert refused(tmp_path, replace(old, new)).key == key
+
+
+@pytest.mark.parametrize("tag", ["!!binary", "!!set", "!!timestamp", "!!python/object:os.system",
+                                 "!custom", "!!omap"])
+def test_yaml_tags_that_build_other_objects(tmp_path, tag) -> None:
+    text = replace("learning_starts: 100", f"learning_starts: {tag} {{a: 1}}")
+    err = refused(tmp_path, text)
+    assert "YAML tag" in err.message and err.line == line_of(text, "learning_starts")
+    assert "!!float" in err.hint
 
 
 @pytest.mark.parametrize("content", [

@@ -167,6 +167,12 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Source]:
     except ValueError as exc:  # e.g. an integer literal of more than 4300 digits
         return _raise(SuiteError(f"unreadable value: {exc}", file=file,
                                  hint="write numbers of sensible size"))
+    except SuiteError:
+        raise
+    except Exception as exc:  # the parser's own failure on input it should refuse
+        return _raise(SuiteError(f"the YAML parser cannot read this file "
+                                 f"({type(exc).__name__}: {exc})", file=file,
+                                 hint="use plain scalars, lists and mappings"))
     source.lines[()] = (1, ())
     return _plain(node, (), source), source
 
@@ -175,14 +181,26 @@ def _raise(error: SuiteError) -> Any:
     raise error
 
 
+# Tags a suite or zoo file may write (zoo files use !!float); others build Python objects
+# rlsens cannot hash (sets, timestamps, binary) or trip the parser itself.
+_TAGS = {"!", *(f"tag:yaml.org,2002:{t}" for t in
+                ("str", "int", "float", "bool", "null", "map", "seq"))}
+
+
 def _check_structure(yaml: YAML, text: str, file: str) -> None:
-    """Refuse alias bombs and deep nesting from the event stream, before anything is built.
+    """Refuse alias bombs, deep nesting and unsupported tags from the event stream, before
+    anything is built.
 
     Events are produced without recursion and without expanding aliases, so this is cheap
     even for the input it refuses.
     """
     aliases = depth = 0
     for event in yaml.parse(text):
+        tag = getattr(event, "tag", None)
+        if tag is not None and str(tag) not in _TAGS:
+            raise SuiteError(f"YAML tag {tag} is not supported", file=file, line=_line(event),
+                             hint="use plain scalars, lists and mappings; the only tags read "
+                                  "are !!str, !!int, !!float, !!bool, !!null, !!map and !!seq")
         if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
             depth += 1
             if depth > MAX_DEPTH:
