@@ -201,6 +201,11 @@ def test_zoo_in_the_suite_folder_or_an_allowed_folder_loads(tmp_path, monkeypatc
     ("seeds: 2", "seeds: null", "seeds"),
     ("{budget: 1000}", "{budget: 1000, env_kwargs: 3}", "environments.Pendulum-v1.env_kwargs"),
     ("design: {type: sobol, n: 4}", "design: {type: [sobol], n: 4}", "design.type"),
+    ("{dist: log_uniform, low: 1.0e-4", "{dist: {a: 1}, low: 1.0e-4",
+     "algorithms.sac.search_space.learning_rate.dist"),
+    ("    class: SAC\n", "    class: SAC\n    environments: [{a: 1}]\n",
+     "algorithms.sac.environments[0]"),
+    ("batch_size: 64", "noise_type: [normal]", "algorithms.sac.hyperparameters.noise_type"),
 ])
 def test_null_and_wrong_types(tmp_path, old, new, key) -> None:
     assert refused(tmp_path, replace(old, new)).key == key

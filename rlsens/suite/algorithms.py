@@ -60,7 +60,7 @@ def parse_algorithm(label: str, value: Any, environments: Mapping[str, Environme
             raise r.fail((*path, "environments"), "environments must be a non-empty list",
                          hint=f"suite environments: {', '.join(environments)}")
         for i, env_id in enumerate(listed):
-            if env_id not in environments:
+            if not isinstance(env_id, str) or env_id not in environments:
                 raise r.fail((*path, "environments", i),
                              f"{env_id!r} is not an environment of this suite",
                              hint=f"suite environments: {', '.join(environments)}")
@@ -229,7 +229,7 @@ def _dimension(name: str, value: Any, path: KeyPath, algo_class: str, r: Reader)
         raise r.fail(path, f"dimension {name!r} needs `dist` (or `derived`)",
                      hint=f"dist is one of {', '.join(DISTRIBUTIONS)}")
     dist = spec["dist"]
-    if dist not in DISTRIBUTIONS:
+    if not isinstance(dist, str) or dist not in DISTRIBUTIONS:
         raise r.fail((*path, "dist"), f"unknown distribution {dist!r}",
                      hint=f"allowed: {', '.join(DISTRIBUTIONS)}, or `derived: <expression>`")
     r.keys(spec, path, ("dist", "aux", *DISTRIBUTIONS[dist]), REQUIRED_DIST_KEYS[dist],

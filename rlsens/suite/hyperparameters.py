@@ -177,7 +177,8 @@ def check_value(name: str, value: Any) -> str | None:
         return _train_freq(value)
     if name == "activation_fn" and lookup(ACTIVATIONS, value) is None:
         return f"activation {value!r} is not one of {', '.join(ACTIVATIONS)}"
-    if name == "noise_type" and value is not None and value not in NOISE_TYPES:
+    if name == "noise_type" and value is not None and (
+            not isinstance(value, str) or value not in NOISE_TYPES):
         return f"noise_type {value!r} is not one of {', '.join(NOISE_TYPES)}"
     if name == "net_arch" and not _net_arch(value):
         return ("net_arch must be a list of positive layer widths, or a mapping of "
