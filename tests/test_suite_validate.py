@@ -193,6 +193,14 @@ def test_zoo_in_the_suite_folder_or_an_allowed_folder_loads(tmp_path, monkeypatc
     assert load_suite(path).algorithms["sac"].zoo == "../shared/zoo.yml"
 
 
+def test_zoo_values_are_checked_in_the_zoo_file(tmp_path) -> None:
+    zoo = tmp_path / "zoo.yml"
+    zoo.write_text(ZOO + "  gamma: 7\n")
+    err = refused(tmp_path, _with_zoo("zoo.yml"))
+    assert err.file == str(zoo) and err.key == "Pendulum-v1.gamma" and err.line == 3
+    assert "<= 1" in err.message
+
+
 @pytest.mark.parametrize(("old", "new", "key"), [
     ("seeds: 2", "seeds: 2\nresources: {cpus: null}", "resources.cpus"),
     ("seeds: 2", "seeds: 2\nresources: {gpus: null}", "resources.gpus"),

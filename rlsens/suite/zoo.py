@@ -18,7 +18,7 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from rlsens.suite.hyperparameters import check_name
+from rlsens.suite.hyperparameters import check_name, check_value, value_hint
 from rlsens.suite.loader import Source, numeric_string, read_yaml
 from rlsens.vocabulary import ACTIVATIONS, lookup
 
@@ -144,5 +144,8 @@ def _entry(entry: Any, path: tuple[str, ...], source: Source, algo_class: str,
             raise source.error((*path, key), f"cannot read zoo value: {exc}",
                                hint="use dict(...), lists, numbers, strings and nn.<Activation>"
                                ) from exc
+        problem = check_value(key, hyperparameters[key])
+        if problem:
+            raise source.error((*path, key), problem, hint=value_hint(key))
     return hyperparameters, policy
 
