@@ -219,6 +219,12 @@ def test_null_and_wrong_types(tmp_path, old, new, key) -> None:
     assert refused(tmp_path, replace(old, new)).key == key
 
 
+def test_errors_quoting_huge_values_are_shortened(tmp_path) -> None:
+    err = refused(tmp_path, replace("batch_size: 64", "batch_size: " + "x" * 100_000))
+    assert err.key == "algorithms.sac.hyperparameters.batch_size"
+    assert len(err.message) < 600 and err.message.endswith("(shortened)")
+
+
 @pytest.mark.parametrize("tag", ["!!binary", "!!set", "!!timestamp", "!!python/object:os.system",
                                  "!custom", "!!omap"])
 def test_yaml_tags_that_build_other_objects(tmp_path, tag) -> None:

@@ -38,6 +38,7 @@ from rlsens.suite.limits import (
 
 KeyPath = tuple[str | int, ...]
 
+MAX_MESSAGE_CHARS = 500
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
@@ -74,9 +75,14 @@ class Source:
         return self.lines.get((), (None, ()))[0], tuple(path)
 
     def error(self, path: KeyPath, message: str, hint: str | None = None) -> SuiteError:
+        """A located error; messages that quote a huge value are shortened to stay readable."""
         line, written = self.locate(path)
-        return SuiteError(message, file=self.file, line=line, key=key_text(written) or None,
-                          hint=hint)
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS] + " ... (shortened)"
+        key = key_text(written) or None
+        if key is not None and len(key) > MAX_MESSAGE_CHARS:
+            key = key[:MAX_MESSAGE_CHARS] + " ..."
+        return SuiteError(message, file=self.file, line=line, key=key, hint=hint)
 
 
 class _Budget:
