@@ -80,6 +80,15 @@ def test_env_kwargs_the_environment_does_not_take(tmp_path, kwargs) -> None:
     assert "cannot be built" in err.message
 
 
+def test_probing_a_mujoco_environment_leaves_no_log_behind(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    _probe.cache_clear()
+    path = tmp_path / "mujoco.yaml"
+    path.write_text(BASE.replace("Pendulum-v1", "InvertedPendulum-v5"))
+    load_suite(path)
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
+
+
 def test_each_environment_is_built_once_per_process(tmp_path) -> None:
     path = tmp_path / "ok.yaml"
     path.write_text(replace("{budget: 1000}", "{budget: 1000, env_kwargs: {g: 9.0}}"))

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -67,7 +68,7 @@ def _probe(env_id: str, kwargs_json: str) -> EnvSpaces | EnvProblem:
     kwargs = json.loads(kwargs_json)
     env = None
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _quiet_mujoco(env_id):
             warnings.simplefilter("ignore")
             env = gymnasium.make(env_id, **kwargs)
             env.reset(seed=0)
@@ -95,6 +96,30 @@ def _probe(env_id: str, kwargs_json: str) -> EnvSpaces | EnvProblem:
         dict_observations=isinstance(observation, (gymnasium.spaces.Dict,
                                                    gymnasium.spaces.Tuple)),
     )
+
+
+@contextmanager
+def _quiet_mujoco(env_id: str) -> Iterator[None]:
+    """Silence MuJoCo's compiler warnings while probing: about Gymnasium's own model files,
+    they go to stderr and to MUJOCO_LOG.TXT in the working folder, and validating a suite must
+    not leave files behind. The previous handler is restored afterwards."""
+    import gymnasium
+
+    try:
+        entry_point = str(gymnasium.spec(env_id).entry_point)
+    except gymnasium.error.Error:
+        entry_point = ""
+    if "mujoco" not in entry_point:
+        yield
+        return
+    import mujoco
+
+    previous = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(lambda message: None)
+    try:
+        yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
 
 
 def _first(exc: BaseException) -> str:
