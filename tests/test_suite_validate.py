@@ -119,6 +119,7 @@ def test_seeds_outside_numpy_range(tmp_path, old, new, key) -> None:
     ("batch_size: 64", "learning_rate: lin_-1", "hyperparameters.learning_rate", "> 0"),
     ("batch_size: 64", "ent_coef: auto_x", "hyperparameters.ent_coef", "auto_<x>"),
     ("batch_size: 64", "use_sde: 1", "hyperparameters.use_sde", "true or false"),
+    ("batch_size: 64", "n_envs: 1e9", "hyperparameters.n_envs", "<= 1024, got 1000000000"),
     ("batch_size: 64", "policy_kwargs: {optimizer_class: lbfgs}", "hyperparameters.policy_kwargs",
      "optimizer_class"),
     ("low: 1.0e-4, high: 1.0e-3}", "low: 1.0e-4, high: 1.0e-3}\n      tau: {dist: uniform, "
@@ -134,6 +135,20 @@ def test_hyperparameter_values_sb3_refuses(tmp_path, old, new, key, fragment) ->
     err = refused(tmp_path, replace(old, new))
     assert err.key == f"algorithms.sac.{key}", str(err)
     assert fragment in err.message, str(err)
+
+
+def test_whole_floats_become_integers_where_sb3_needs_integers(tmp_path) -> None:
+    text = replace("learning_starts: 100, batch_size: 64",
+                   "learning_starts: 1e2, batch_size: 64.0, buffer_size: 1.0e6, tau: 1.0")
+    text = replace('"1 - one_minus_gamma"}', '"1 - one_minus_gamma"}\n      gradient_steps: '
+                   '{derived: "2.0 * 4"}', text)
+    path = tmp_path / "ints.yaml"
+    path.write_text(text)
+    algorithm = load_suite(path).algorithms["sac"]
+    config = algorithm.resolve(algorithm.default_point, "Pendulum-v1")
+    assert {k: (v, type(v)) for k, v in config.items() if k != "learning_rate"} == {
+        "learning_starts": (100, int), "batch_size": (64, int), "buffer_size": (10**6, int),
+        "tau": (1.0, float), "gamma": (config["gamma"], float), "gradient_steps": (8, int)}
 
 
 @pytest.mark.parametrize(("expression", "fragment"), [

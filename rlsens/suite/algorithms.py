@@ -158,7 +158,7 @@ def _hyperparameters(value: Any, path: KeyPath, algo_class: str, r: Reader) -> d
     out = {}
     for name, raw in spec.items():
         _check_name(name, (*path, name), algo_class, r)
-        value = coerce(raw)
+        value = hyperparameters.as_integer_if_whole(name, coerce(raw))
         problem = hyperparameters.check_value(name, value)
         if problem:
             raise r.fail((*path, name), problem, hint=hyperparameters.value_hint(name))
@@ -235,7 +235,7 @@ def _dimension(name: str, value: Any, path: KeyPath, algo_class: str, r: Reader)
     r.keys(spec, path, ("dist", "aux", *DISTRIBUTIONS[dist]), REQUIRED_DIST_KEYS[dist],
            f" for dist {dist}")
     if dist == "fixed":
-        fixed = coerce(spec["value"])
+        fixed = hyperparameters.as_integer_if_whole(name, coerce(spec["value"]))
         _check_dim_value(name, fixed, aux, (*path, "value"), r)
         return Fixed(name, aux, fixed)
     if dist == "categorical":
@@ -276,9 +276,11 @@ def _categorical(name: str, spec: dict[str, Any], path: KeyPath, aux: bool, r: R
     raw = spec["choices"]
     if isinstance(raw, dict):
         labels: tuple[str, ...] | None = tuple(raw)
-        choices = tuple(coerce(v) for v in raw.values())
+        choices = tuple(hyperparameters.as_integer_if_whole(name, coerce(v))
+                        for v in raw.values())
     elif isinstance(raw, list):
-        labels, choices = None, tuple(coerce(v) for v in raw)
+        labels = None
+        choices = tuple(hyperparameters.as_integer_if_whole(name, coerce(v)) for v in raw)
     else:
         raise r.fail((*path, "choices"), "choices must be a list or a mapping of labels",
                      hint="e.g. [relu, tanh] or {small: [64, 64], large: [256, 256]}")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from rlsens.suite.limits import MAX_ENVS_PER_RUN
 from rlsens.vocabulary import (
     ACTIVATIONS,
     ALGORITHM_CLASSES,
@@ -113,7 +114,8 @@ RANGES: dict[str, Range] = {
     "ent_coef": Range("number", 0.0, also=("auto",)),
     "batch_size": _COUNT, "buffer_size": _COUNT, "n_steps": _COUNT, "n_epochs": _COUNT,
     "target_update_interval": _COUNT, "policy_delay": _COUNT, "stats_window_size": _COUNT,
-    "n_envs": _COUNT,
+    # copies of the environment stepped in one process; thousands would exhaust its memory
+    "n_envs": Range("int", 1, MAX_ENVS_PER_RUN),
     "learning_starts": Range("int", 0),
     "gradient_steps": Range("int", 1, also=(-1,)),
     "sde_sample_freq": Range("int", -1),
@@ -207,6 +209,14 @@ def value_hint(name: str) -> str:
         "policy_kwargs": "a mapping, e.g. {net_arch: [64, 64], activation_fn: tanh}",
     }
     return hints.get(name, "see the SB3 documentation of this argument")
+
+
+def as_integer_if_whole(name: str, value: Any) -> Any:
+    """``1e6`` -> ``1000000`` for arguments SB3 needs as integers (YAML reads ``1e6`` as a
+    float, and ``buffer_size: 1e6`` means a million); any other value is returned as is."""
+    if is_integer_valued(name) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def is_integer_valued(name: str) -> bool:

@@ -44,6 +44,9 @@ MAX_EXPRESSION_DEPTH = 24
 # Bounding intermediates keeps ``(x ** 64) ** 64`` from building a number with millions of
 # digits.
 MAX_MAGNITUDE = 1e18
+# ``n_envs``: copies of the environment one run steps in its process (DummyVecEnv); the zoo
+# uses up to 64, and thousands would exhaust the worker's memory before training starts.
+MAX_ENVS_PER_RUN = 1024
 # Seeds: ``np.random.seed`` (which SB3's set_random_seed calls) takes 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
 

@@ -16,7 +16,7 @@ from typing import Any
 from rlsens.errors import SuiteError
 from rlsens.spec import EvalProtocol, Resources
 from rlsens.suite.designs import Design
-from rlsens.suite.hyperparameters import check_value, value_hint
+from rlsens.suite.hyperparameters import as_integer_if_whole, check_value, value_hint
 from rlsens.suite.loader import Source
 from rlsens.suite.space import ALLOWED_SYNTAX, Derived, Dimension, ExpressionError, Fixed
 
@@ -103,7 +103,7 @@ class Algorithm:
             assert isinstance(dim, Derived)
             where = f" (on {env_id}, at {dict(point)})"
             try:
-                values[name] = dim.evaluate(values)
+                values[name] = as_integer_if_whole(name, dim.evaluate(values))
             except ExpressionError as exc:
                 raise self._derived_error(
                     name, f"cannot evaluate derived {dim.expression!r}: {exc}{where}",

@@ -18,7 +18,12 @@ import ast
 from pathlib import Path
 from typing import Any
 
-from rlsens.suite.hyperparameters import check_name, check_value, value_hint
+from rlsens.suite.hyperparameters import (
+    as_integer_if_whole,
+    check_name,
+    check_value,
+    value_hint,
+)
 from rlsens.suite.loader import Source, numeric_string, read_yaml
 from rlsens.vocabulary import ACTIVATIONS, lookup
 
@@ -139,7 +144,7 @@ def _entry(entry: Any, path: tuple[str, ...], source: Source, algo_class: str,
             policy = str(value)
             continue
         try:
-            hyperparameters[key] = zoo_value(key, value)
+            hyperparameters[key] = as_integer_if_whole(key, zoo_value(key, value))
         except LiteralError as exc:
             raise source.error((*path, key), f"cannot read zoo value: {exc}",
                                hint="use dict(...), lists, numbers, strings and nn.<Activation>"
