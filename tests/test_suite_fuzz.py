@@ -113,7 +113,7 @@ def _write(folder: Path, text: str, stem: str) -> str:
     return str(path)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
+@settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(text=mutated_suite())
 def test_validate_and_plan_exit_0_or_2_on_any_mutation(tmp_path_factory, text: str) -> None:

@@ -204,7 +204,8 @@ def _check_structure(yaml: YAML, text: str, file: str) -> None:
     for event in yaml.parse(text):
         tag = getattr(event, "tag", None)
         if tag is not None and str(tag) not in _TAGS:
-            raise SuiteError(f"YAML tag {tag} is not supported", file=file, line=_line(event),
+            shown = str(tag).replace("tag:yaml.org,2002:", "!!")
+            raise SuiteError(f"YAML tag {shown} is not supported", file=file, line=_line(event),
                              hint="use plain scalars, lists and mappings; the only tags read "
                                   "are !!str, !!int, !!float, !!bool, !!null, !!map and !!seq")
         if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
