@@ -9,6 +9,7 @@ bounded time and without a large jump of the process's peak memory.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import resource
@@ -74,7 +75,7 @@ def mutated_suite(draw: st.DrawFn) -> str:
         if op == "delete":
             del parent[target[-1]]
         elif op == "retype":
-            parent[target[-1]] = draw(st.sampled_from(ODD_VALUES))
+            parent[target[-1]] = copy.deepcopy(draw(st.sampled_from(ODD_VALUES)))
         elif op == "huge":
             parent[target[-1]] = draw(st.sampled_from([10**18, 2**64, 1e18, -(10**17), 1e17]))
         elif op == "rename" and isinstance(parent, dict):
@@ -82,7 +83,7 @@ def mutated_suite(draw: st.DrawFn) -> str:
                 parent.pop(target[-1]))
         elif op == "copy":
             source = draw(st.sampled_from(paths))
-            parent[target[-1]] = json.loads(json.dumps(_parent(data, source)[source[-1]]))
+            parent[target[-1]] = copy.deepcopy(_parent(data, source)[source[-1]])
     lines = json.dumps(data, indent=1).splitlines()  # JSON is YAML
     for _ in range(draw(st.integers(0, 2))):
         index = draw(st.integers(0, len(lines) - 1))
