@@ -222,7 +222,7 @@ def test_smoke_suite_is_a_few_minutes():
 
 def test_derived_failure_at_a_sampled_point(tmp_path):
     text = SUITE.replace('gamma: {derived: "1 - one_minus_gamma"}',
-                         'gamma: {derived: "1 / (one_minus_gamma - 0.01)"}')
+                         'gamma: {derived: "1 - one_minus_gamma + 0 / (one_minus_gamma - 0.01)"}')
     text = text.replace("low: 0.001, high: 0.1, aux: true", "low: 0.001, high: 0.1, aux: true, "
                         "default: 0.02")
     path = tmp_path / "d.yaml"

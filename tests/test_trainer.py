@@ -13,10 +13,11 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from rlsens.spec import EvalProtocol, RunSpec, eval_episode_seeds
 from rlsens.trainer import library_versions, translate
-from rlsens.trainer.build import action_noise, algorithm_class, make_train_env
+from rlsens.trainer.build import action_noise, make_train_env
 from rlsens.trainer.evaluation import Evaluator, evaluation_steps, run_episodes
 from rlsens.trainer.guards import Diverged, all_finite, check_model
 from rlsens.trainer.run import resolve_device
+from rlsens.vocabulary import algorithm_class
 
 
 def test_evaluation_steps_include_the_budget() -> None:

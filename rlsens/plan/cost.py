@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from rlsens.spec import RunSpec
-from rlsens.suite.vocabulary import OFF_POLICY
+from rlsens.vocabulary import OFF_POLICY
 
 # The cost model of ``estimate_cpu_seconds``: CPU-seconds fitted (least squares) to SB3 2.x
 # runs timed with ``time.process_time`` on the 2-core development machine, one torch thread per

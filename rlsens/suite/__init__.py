@@ -5,6 +5,7 @@
 """
 
 from rlsens.suite.design import Design
-from rlsens.suite.schema import Algorithm, Environment, Seeds, Suite, load_suite
+from rlsens.suite.model import Algorithm, Environment, Seeds, Suite
+from rlsens.suite.parse import load_suite
 
 __all__ = ["Algorithm", "Design", "Environment", "Seeds", "Suite", "load_suite"]

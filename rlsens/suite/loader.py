@@ -9,6 +9,7 @@ and hash) and asks a ``Source`` where a key path lives when it has to report an 
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,11 +18,27 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 
 from rlsens.errors import SuiteError
+from rlsens.suite.limits import (
+    FIXED_HINT,
+    MAX_ALIASES,
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_MAGNITUDE,
+    MAX_VALUES,
+)
 
 KeyPath = tuple[str | int, ...]
 
+MAX_MESSAGE_CHARS = 500
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
@@ -58,13 +75,35 @@ class Source:
         return self.lines.get((), (None, ()))[0], tuple(path)
 
     def error(self, path: KeyPath, message: str, hint: str | None = None) -> SuiteError:
+        """A located error; messages that quote a huge value are shortened to stay readable."""
         line, written = self.locate(path)
-        return SuiteError(message, file=self.file, line=line, key=key_text(written) or None,
-                          hint=hint)
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[:MAX_MESSAGE_CHARS] + " ... (shortened)"
+        key = key_text(written) or None
+        if key is not None and len(key) > MAX_MESSAGE_CHARS:
+            key = key[:MAX_MESSAGE_CHARS] + " ..."
+        return SuiteError(message, file=self.file, line=line, key=key, hint=hint)
 
 
-def _plain(node: Any, path: KeyPath, source: Source) -> Any:
+class _Budget:
+    """Values left to convert: aliases copy subtrees, and the copies count (``MAX_VALUES``)."""
+
+    def __init__(self, source: Source) -> None:
+        self.left = MAX_VALUES
+        self.source = source
+
+    def spend(self, path: KeyPath) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise self.source.error(
+                path, f"the file expands to more than {MAX_VALUES} values (YAML aliases "
+                "copying large subtrees?)", hint=FIXED_HINT)
+
+
+def _plain(node: Any, path: KeyPath, source: Source, budget: _Budget | None = None) -> Any:
     """Convert ruamel's round-trip nodes to plain Python, recording key lines on the way."""
+    budget = budget or _Budget(source)
+    budget.spend(path)
     if isinstance(node, Mapping):
         result: dict[str, Any] = {}
         for key, value in node.items():
@@ -76,7 +115,7 @@ def _plain(node: Any, path: KeyPath, source: Source) -> Any:
                 line = source.locate(path)[0]
             if line is not None:
                 source.lines[child] = (line, child)
-            result[str(key)] = _plain(value, child, source)
+            result[str(key)] = _plain(value, child, source, budget)
         return result
     if isinstance(node, list):
         items = []
@@ -84,14 +123,17 @@ def _plain(node: Any, path: KeyPath, source: Source) -> Any:
             child = (*path, index)
             with contextlib.suppress(AttributeError, KeyError, TypeError, IndexError):
                 source.lines[child] = (node.lc.item(index)[0] + 1, child)
-            items.append(_plain(value, child, source))
+            items.append(_plain(value, child, source, budget))
         return items
     if isinstance(node, bool) or node is None:
         return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
+    if isinstance(node, (int, float)):
+        number = int(node) if isinstance(node, int) else float(node)
+        if not math.isfinite(number) or abs(number) > MAX_MAGNITUDE:
+            raise source.error(path, f"number {number:.6g} is not finite or exceeds "
+                               f"{MAX_MAGNITUDE:.0e}", hint="write a finite number of "
+                               "sensible size (suites are hashed as JSON, which has no inf)")
+        return number
     if isinstance(node, str):
         return str(node)
     raise SuiteError(f"unsupported YAML value of type {type(node).__name__}", file=source.file,
@@ -105,6 +147,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Source]:
     yaml.allow_duplicate_keys = False
     source = Source(file=file)
     try:
+        _check_structure(yaml, text, file)
         node = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -124,12 +167,64 @@ def parse_yaml(text: str, file: str) -> tuple[Any, Source]:
     except YAMLError as exc:
         return _raise(SuiteError(f"YAML error: {exc}", file=file,
                                  hint="the file must be valid YAML"))
+    except RecursionError:
+        return _raise(SuiteError("the YAML is nested too deeply to read", file=file,
+                                 hint=FIXED_HINT))
+    except ValueError as exc:  # e.g. an integer literal of more than 4300 digits
+        return _raise(SuiteError(f"unreadable value: {exc}", file=file,
+                                 hint="write numbers of sensible size"))
+    except SuiteError:
+        raise
+    except Exception as exc:  # the parser's own failure on input it should refuse
+        return _raise(SuiteError(f"the YAML parser cannot read this file "
+                                 f"({type(exc).__name__}: {exc})", file=file,
+                                 hint="use plain scalars, lists and mappings"))
     source.lines[()] = (1, ())
     return _plain(node, (), source), source
 
 
 def _raise(error: SuiteError) -> Any:
     raise error
+
+
+# Tags a suite or zoo file may write (zoo files use !!float); others build Python objects
+# rlsens cannot hash (sets, timestamps, binary) or trip the parser itself.
+_TAGS = {"!", *(f"tag:yaml.org,2002:{t}" for t in
+                ("str", "int", "float", "bool", "null", "map", "seq"))}
+
+
+def _check_structure(yaml: YAML, text: str, file: str) -> None:
+    """Refuse alias bombs, deep nesting and unsupported tags from the event stream, before
+    anything is built.
+
+    Events are produced without recursion and without expanding aliases, so this is cheap
+    even for the input it refuses.
+    """
+    aliases = depth = 0
+    for event in yaml.parse(text):
+        tag = getattr(event, "tag", None)
+        if tag is not None and str(tag) not in _TAGS:
+            shown = str(tag).replace("tag:yaml.org,2002:", "!!")
+            raise SuiteError(f"YAML tag {shown} is not supported", file=file, line=_line(event),
+                             hint="use plain scalars, lists and mappings; the only tags read "
+                                  "are !!str, !!int, !!float, !!bool, !!null, !!map and !!seq")
+        if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SuiteError(f"mappings and lists nested more than {MAX_DEPTH} deep",
+                                 file=file, line=_line(event), hint=FIXED_HINT)
+        elif isinstance(event, (MappingEndEvent, SequenceEndEvent)):
+            depth -= 1
+        elif isinstance(event, AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise SuiteError(f"more than {MAX_ALIASES} YAML aliases (*name)", file=file,
+                                 line=_line(event), hint=FIXED_HINT)
+
+
+def _line(event: Any) -> int | None:
+    mark = getattr(event, "start_mark", None)
+    return mark.line + 1 if mark is not None else None
 
 
 def _duplicate_path(text: str, file: str, key: str | None, line: int | None) -> str | None:
@@ -150,12 +245,32 @@ def _duplicate_path(text: str, file: str, key: str | None, line: int | None) -> 
 
 
 def read_yaml(path: Path) -> tuple[Any, Source]:
+    """Read and parse a UTF-8 YAML file of at most ``MAX_FILE_BYTES``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise SuiteError(f"cannot read file: {exc.strerror or exc}", file=str(path),
                          hint="check the path") from exc
-    return parse_yaml(text, str(path))
+    if len(raw) > MAX_FILE_BYTES:
+        raise SuiteError(f"file is larger than {MAX_FILE_BYTES // 1024} KiB", file=str(path),
+                         hint=FIXED_HINT)
+    return parse_yaml(decode(raw, str(path)), str(path))
+
+
+def decode(raw: bytes, file: str) -> str:
+    """UTF-8 text (a BOM is allowed); anything else is refused, naming what it looks like."""
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in raw:
+        raise SuiteError("the file is not UTF-8 (it looks like UTF-16)", file=file,
+                         hint="save the file as UTF-8 (e.g. `iconv -f UTF-16 -t UTF-8`)")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SuiteError(f"the file is not UTF-8 (byte {exc.start} cannot be decoded; it "
+                         "looks like Latin-1 or another 8-bit encoding)", file=file, line=line,
+                         hint="save the file as UTF-8 (e.g. `iconv -f LATIN1 -t UTF-8`)"
+                         ) from None
 
 
 def numeric_string(value: Any) -> int | float | None:
@@ -163,14 +278,14 @@ def numeric_string(value: Any) -> int | float | None:
 
     PyYAML (YAML 1.1) reads ``1e-3`` as a string; files written for it, rl-baselines3-zoo's
     among them, depend on tags or on the consumer converting. rlsens converts everywhere a
-    number is expected, so both spellings work.
+    number is expected, so both spellings work. Numbers beyond ``MAX_MAGNITUDE`` stay text.
     """
-    if not isinstance(value, str) or not _NUMBER.fullmatch(value.strip()):
+    if not isinstance(value, str) or len(value) > 64 or not _NUMBER.fullmatch(value.strip()):
         return None
     text = value.strip()
-    if re.fullmatch(r"[-+]?\d+", text):
-        return int(text)
-    return float(text)
+    number = int(text) if re.fullmatch(r"[-+]?\d+", text) else float(text)
+    # beyond the limit (or inf) the text stays text, and is refused where a number is needed
+    return number if abs(number) <= MAX_MAGNITUDE else None
 
 
 def deep_merge(base: Any, overlay: Any, source: Source | None = None, at: KeyPath = (),

@@ -22,9 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from rlsens.suite.limits import (
+    MAX_EXPRESSION_CHARS,
+    MAX_EXPRESSION_DEPTH,
+    MAX_EXPRESSION_NODES,
+    MAX_MAGNITUDE,
+)
+
 FLOAT_DIGITS = 6
 DERIVED_DIGITS = 12
-MAX_INT_EXPONENT = 64
 
 
 def round_sig(value: float, digits: int = FLOAT_DIGITS) -> float:
@@ -323,16 +329,29 @@ _BINARY: dict[type, Callable[[Any, Any], Any]] = {
     ast.FloorDiv: operator.floordiv,
     ast.Pow: operator.pow,
 }
-_FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "round": round, "int": int}
+def _round(value: Any, digits: Any = None) -> Any:
+    """``round`` with at most 20 digits: ``round(5, -10**9)`` would compute ``10**(10**9)``."""
+    if digits is not None and (not isinstance(digits, int) or abs(digits) > 20):
+        raise ValueError("round() takes an integer number of digits between -20 and 20")
+    return round(value, digits)
+
+
+_FUNCTIONS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "round": _round,
+                                             "int": int}
 ALLOWED_SYNTAX = ("numbers, names of other dimensions or hyperparameters, + - * / ** //, "
                   "unary -, parentheses, min(), max(), round(), int()")
 
 
 def _parse(expression: str) -> ast.Expression:
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(f"expression is longer than {MAX_EXPRESSION_CHARS} characters")
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"cannot parse {expression!r}: {exc.msg}") from exc
+    except (RecursionError, MemoryError, ValueError) as exc:
+        raise ExpressionError(f"cannot parse the expression ({type(exc).__name__})") from exc
+    _check_size(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             if not (isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS):
@@ -354,6 +373,38 @@ def _parse(expression: str) -> ast.Expression:
 
 
 _OPERATOR_NODES = (*_BINARY, ast.USub, ast.UAdd)
+
+
+def _check_size(tree: ast.AST) -> None:
+    """Bound node count and nesting (iteratively: deep trees must not recurse here)."""
+    count = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_EXPRESSION_NODES:
+            raise ExpressionError(f"expression has more than {MAX_EXPRESSION_NODES} parts")
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise ExpressionError(f"expression is nested more than {MAX_EXPRESSION_DEPTH} deep")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _bounded(value: int | float) -> int | float:
+    """``value`` if within ``MAX_MAGNITUDE`` (no hyperparameter comes near it)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ExpressionError("result is not finite")
+    if abs(value) > MAX_MAGNITUDE:
+        raise ExpressionError(f"value {value:.3g} exceeds the limit of "
+                              f"{MAX_MAGNITUDE:.0e} on computed values")
+    return value
+
+
+def _power_too_large(base: int | float, exponent: int | float) -> bool:
+    """Whether ``base ** exponent`` would exceed the magnitude limit (checked before computing
+    it: an integer power with a large exponent takes unbounded time and memory)."""
+    if abs(base) <= 1 or exponent <= 0:
+        return False
+    return exponent * math.log10(abs(base)) > math.log10(MAX_MAGNITUDE)
 
 
 def expression_names(expression: str) -> tuple[str, ...]:
@@ -380,19 +431,19 @@ def _number(value: Any, what: str) -> int | float:
 
 def _eval(node: ast.AST, values: Mapping[str, Any]) -> int | float:
     if isinstance(node, ast.Constant):
-        return _number(node.value, "constant")
+        return _bounded(_number(node.value, "constant"))
     if isinstance(node, ast.Name):
         if node.id not in values:
             raise ExpressionError(f"unknown name {node.id!r}")
-        return _number(values[node.id], repr(node.id))
+        return _bounded(_number(values[node.id], repr(node.id)))
     if isinstance(node, ast.UnaryOp):
         operand = _eval(node.operand, values)
         return -operand if isinstance(node.op, ast.USub) else operand
     if isinstance(node, ast.BinOp):
         left, right = _eval(node.left, values), _eval(node.right, values)
-        if (isinstance(node.op, ast.Pow) and isinstance(left, int) and isinstance(right, int)
-                and abs(right) > MAX_INT_EXPONENT):
-            raise ExpressionError(f"integer exponent {right} is too large")
+        if isinstance(node.op, ast.Pow) and _power_too_large(left, right):
+            raise ExpressionError(f"{left:.3g} ** {right:.3g} exceeds the limit of "
+                                  f"{MAX_MAGNITUDE:.0e} on computed values")
         try:
             result = _BINARY[type(node.op)](left, right)
         except ZeroDivisionError as exc:
@@ -401,14 +452,12 @@ def _eval(node: ast.AST, values: Mapping[str, Any]) -> int | float:
             raise ExpressionError("numeric overflow") from exc
         if isinstance(result, complex):
             raise ExpressionError("result is a complex number")
-        if isinstance(result, float) and not math.isfinite(result):
-            raise ExpressionError("result is not finite")
-        return result
+        return _bounded(result)
     if isinstance(node, ast.Call):
         assert isinstance(node.func, ast.Name)
         args = [_eval(arg, values) for arg in node.args]
         try:
-            return _FUNCTIONS[node.func.id](*args)
+            return _bounded(_FUNCTIONS[node.func.id](*args))
         except (TypeError, ValueError, OverflowError) as exc:
             raise ExpressionError(f"{node.func.id}(): {exc}") from exc
     raise ExpressionError(f"{type(node).__name__} is not allowed in an expression")

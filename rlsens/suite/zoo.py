@@ -18,8 +18,14 @@ import ast
 from pathlib import Path
 from typing import Any
 
+from rlsens.suite.hyperparameters import (
+    as_integer_if_whole,
+    check_name,
+    check_value,
+    value_hint,
+)
 from rlsens.suite.loader import Source, numeric_string, read_yaml
-from rlsens.suite.vocabulary import ACTIVATIONS, check_name
+from rlsens.vocabulary import ACTIVATIONS, lookup
 
 IGNORED = ("n_timesteps",)
 EXPRESSION_KEYS = ("policy_kwargs", "replay_buffer_kwargs", "rollout_buffer_kwargs", "normalize")
@@ -63,11 +69,11 @@ def _literal(node: ast.AST) -> Any:
         return {kw.arg: _literal(kw.value) for kw in node.keywords}
     if isinstance(node, ast.Attribute):
         dotted = _dotted(node)
-        if dotted and dotted[-2:-1] == ["nn"] and dotted[-1] in ACTIVATIONS:
-            return ACTIVATIONS[dotted[-1]]
+        if dotted and dotted[-2:-1] == ["nn"] and dotted[-1] in ACTIVATIONS.values():
+            return lookup(ACTIVATIONS, dotted[-1])
         raise LiteralError(
             f"{'.'.join(dotted) or 'attribute'} is not supported; only nn.<activation> "
-            f"names ({', '.join(ACTIVATIONS)}) may be referenced")
+            f"names ({', '.join(ACTIVATIONS.values())}) may be referenced")
     raise LiteralError(f"{type(node).__name__} is not supported in a zoo literal")
 
 
@@ -138,10 +144,13 @@ def _entry(entry: Any, path: tuple[str, ...], source: Source, algo_class: str,
             policy = str(value)
             continue
         try:
-            hyperparameters[key] = zoo_value(key, value)
+            hyperparameters[key] = as_integer_if_whole(key, zoo_value(key, value))
         except LiteralError as exc:
             raise source.error((*path, key), f"cannot read zoo value: {exc}",
                                hint="use dict(...), lists, numbers, strings and nn.<Activation>"
                                ) from exc
+        problem = check_value(key, hyperparameters[key])
+        if problem:
+            raise source.error((*path, key), problem, hint=value_hint(key))
     return hyperparameters, policy
 

@@ -17,51 +17,20 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
-from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common import noise as sb3_noise
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.noise import (
-    ActionNoise,
-    NormalActionNoise,
-    OrnsteinUhlenbeckActionNoise,
-)
+from stable_baselines3.common.noise import ActionNoise
 from stable_baselines3.common.utils import LinearSchedule
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
-ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
-    "A2C": A2C,
-    "DDPG": DDPG,
-    "DQN": DQN,
-    "PPO": PPO,
-    "SAC": SAC,
-    "TD3": TD3,
-}
-
-ACTIVATIONS: dict[str, type[torch.nn.Module]] = {
-    "relu": torch.nn.ReLU,
-    "tanh": torch.nn.Tanh,
-    "elu": torch.nn.ELU,
-    "leaky_relu": torch.nn.LeakyReLU,
-    "gelu": torch.nn.GELU,
-    "silu": torch.nn.SiLU,
-}
-
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "rmsprop": torch.optim.RMSprop,
-    "sgd": torch.optim.SGD,
-}
-
-NOISE_TYPES: dict[str, type[ActionNoise]] = {
-    "normal": NormalActionNoise,
-    "ornstein-uhlenbeck": OrnsteinUhlenbeckActionNoise,
-}
-
-# The zoo applies ``lin_<x>`` only to these keys; elsewhere such a string is a mistake that SB3
-# will reject, which is the right outcome (a failed run with its message).
-SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
-LINEAR_PREFIX = "lin_"
+from rlsens.vocabulary import (
+    ACTIVATIONS,
+    LINEAR_PREFIX,
+    NOISE_TYPES,
+    OPTIMIZERS,
+    SCHEDULED,
+    lookup,
+)
 
 
 @dataclass
@@ -80,34 +49,23 @@ class Translation:
     noise: tuple[str, Any] | None = None
 
 
-def algorithm_class(name: str) -> type[BaseAlgorithm]:
-    try:
-        return ALGORITHMS[name]
-    except KeyError:
-        known = sorted(ALGORITHMS)
-        raise ValueError(f"unknown algorithm class {name!r}; expected one of {known}") from None
-
-
-def _named(table: Mapping[str, Any], value: Any, what: str) -> Any:
-    """Resolve a class given by name ("relu", "ReLU", "nn.ReLU", "torch.nn.ReLU")."""
+def _named(table: Mapping[str, str], value: Any, module: Any, what: str) -> Any:
+    """The class a vocabulary name stands for (``relu`` -> ``torch.nn.ReLU``); classes pass."""
     if not isinstance(value, str):
         return value
-    key = value.rsplit(".", 1)[-1].lower()
-    aliases = {name.replace("_", ""): name for name in table}
-    if key in table:
-        return table[key]
-    if key in aliases:
-        return table[aliases[key]]
-    raise ValueError(f"unknown {what} {value!r}; expected one of {sorted(table)}")
+    name = lookup(table, value)
+    if name is None:
+        raise ValueError(f"unknown {what} {value!r}; expected one of {sorted(table)}")
+    return getattr(module, table[name])
 
 
 def activation(value: Any) -> type[torch.nn.Module]:
-    return _named(ACTIVATIONS, value, "activation_fn")
+    return _named(ACTIVATIONS, value, torch.nn, "activation_fn")
 
 
 def schedule(key: str, value: Any) -> Any:
     """``lin_<x>`` -> a schedule going linearly from x (start) to 0 (end of training)."""
-    if key in SCHEDULE_KEYS and isinstance(value, str) and value.startswith(LINEAR_PREFIX):
+    if key in SCHEDULED and isinstance(value, str) and value.startswith(LINEAR_PREFIX):
         text = value[len(LINEAR_PREFIX) :]
         try:
             start = float(text)
@@ -135,7 +93,8 @@ def _policy_kwargs(hps: Mapping[str, Any]) -> dict[str, Any]:
     if "activation_fn" in kwargs:
         kwargs["activation_fn"] = activation(kwargs["activation_fn"])
     if "optimizer_class" in kwargs:
-        kwargs["optimizer_class"] = _named(OPTIMIZERS, kwargs["optimizer_class"], "optimizer_class")
+        kwargs["optimizer_class"] = _named(OPTIMIZERS, kwargs["optimizer_class"], torch.optim,
+                                           "optimizer_class")
     return kwargs
 
 
@@ -174,10 +133,10 @@ def translate(hyperparameters: Mapping[str, Any]) -> Translation:
     noise_type = hps.pop("noise_type", None)
     noise_std = hps.pop("noise_std", None)
     noise: tuple[str, Any] | None = None
-    if noise_type not in (None, "none"):
-        if noise_type not in NOISE_TYPES:
-            known = sorted(NOISE_TYPES)
-            raise ValueError(f"unknown noise_type {noise_type!r}; expected one of {known}")
+    if noise_type is not None and noise_type not in NOISE_TYPES:
+        known = sorted(NOISE_TYPES)
+        raise ValueError(f"unknown noise_type {noise_type!r}; expected one of {known}")
+    if noise_type is not None and NOISE_TYPES[noise_type] is not None:
         if noise_std is None:
             raise ValueError(f"noise_type {noise_type!r} needs noise_std")
         noise = (noise_type, noise_std)
@@ -207,7 +166,8 @@ def action_noise(noise: tuple[str, Any] | None, action_space: gym.Space) -> Acti
     noise_type, std = noise
     dim = int(np.prod(action_space.shape))
     sigma = np.asarray(std, dtype=np.float64) * np.ones(dim)
-    return NOISE_TYPES[noise_type](mean=np.zeros(dim), sigma=sigma)
+    cls = getattr(sb3_noise, str(NOISE_TYPES[noise_type]))
+    return cls(mean=np.zeros(dim), sigma=sigma)
 
 
 def make_train_env(

@@ -21,10 +21,11 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from rlsens.record import Evaluation, RunResult
 from rlsens.spec import RunSpec
-from rlsens.trainer.build import action_noise, algorithm_class, make_train_env, translate
+from rlsens.trainer.build import action_noise, make_train_env, translate
 from rlsens.trainer.evaluation import Evaluator, evaluation_steps
 from rlsens.trainer.guards import Diverged, RunCallback, TimedOut, check_model
 from rlsens.trainer.versions import library_versions
+from rlsens.vocabulary import algorithm_class
 
 _interop_threads_set = False
 
