@@ -47,6 +47,21 @@ NOISE_TYPES: Mapping[str, str | None] = {
     "none": None,
 }
 
+
+def noise_problem(noise_type: Any, noise_std: Any) -> str | None:
+    """Why a ``noise_type``/``noise_std`` pair cannot build action noise, else ``None``.
+
+    The pair only makes sense together, so the suite refuses at load what the trainer would
+    refuse at the start of every run.
+    """
+    if noise_type is not None and noise_type not in NOISE_TYPES:
+        return f"unknown noise_type {noise_type!r}; expected one of {sorted(NOISE_TYPES)}"
+    if noise_type is not None and NOISE_TYPES[noise_type] is not None and noise_std is None:
+        return f"noise_type {noise_type!r} needs noise_std"
+    if noise_std is not None and noise_type is None:
+        return "noise_std is set but noise_type is not"
+    return None
+
 # The zoo applies ``lin_<x>`` only to these keys; elsewhere such a string is a mistake.
 SCHEDULED = ("learning_rate", "clip_range", "clip_range_vf")
 LINEAR_PREFIX = "lin_"

@@ -272,3 +272,20 @@ def test_cli_exits_2_with_a_message_not_a_traceback(tmp_path, capsys, content, c
     assert main([command, str(path)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {path}") and "Traceback" not in err and "hint:" in err
+
+
+@pytest.mark.parametrize(("noise", "fragment"), [
+    ("noise_std: 0.1", "noise_std is set but noise_type is not"),
+    ("noise_type: normal", "needs noise_std"),
+])
+def test_action_noise_needs_its_type_and_its_scale(tmp_path, noise, fragment) -> None:
+    err = refused(tmp_path, replace("batch_size: 64}", f"batch_size: 64, {noise}}}"))
+    assert err.key == "algorithms.sac.hyperparameters" and fragment in err.message, str(err)
+
+
+def test_action_noise_pair_loads_when_complete_or_none(tmp_path) -> None:
+    for noise in ("noise_type: normal, noise_std: 0.1", "noise_type: none"):
+        path = tmp_path / "noise.yaml"
+        path.write_text(replace("batch_size: 64}", f"batch_size: 64, {noise}}}"))
+        assert load_suite(path).algorithms["sac"].hyperparameters["noise_type"] in (
+            "normal", "none")

@@ -19,6 +19,7 @@ from rlsens.suite.design import Design
 from rlsens.suite.hyperparameters import as_integer_if_whole, check_value, value_hint
 from rlsens.suite.loader import Source
 from rlsens.suite.space import ALLOWED_SYNTAX, Derived, Dimension, ExpressionError, Fixed
+from rlsens.vocabulary import noise_problem
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,14 @@ class Algorithm:
         for name, dim in self.search_space.items():
             if not dim.aux:
                 config[name] = values[name]
+        problem = noise_problem(config.get("noise_type"), config.get("noise_std"))
+        if problem:
+            path = ("algorithms", self.label, "hyperparameters")
+            message = f"{problem} (on {env_id}, at {dict(point)})"
+            hint = "set both noise_type (normal, ornstein-uhlenbeck, none) and noise_std"
+            if self.source is None:
+                raise SuiteError(message, key=".".join(path), hint=hint)
+            raise self.source.error(path, message, hint=hint)
         return config
 
     def _derived_error(self, name: str, message: str, hint: str) -> SuiteError:

@@ -30,6 +30,7 @@ from rlsens.vocabulary import (
     OPTIMIZERS,
     SCHEDULED,
     lookup,
+    noise_problem,
 )
 
 
@@ -132,16 +133,12 @@ def translate(hyperparameters: Mapping[str, Any]) -> Translation:
 
     noise_type = hps.pop("noise_type", None)
     noise_std = hps.pop("noise_std", None)
+    problem = noise_problem(noise_type, noise_std)
+    if problem:
+        raise ValueError(problem)
     noise: tuple[str, Any] | None = None
-    if noise_type is not None and noise_type not in NOISE_TYPES:
-        known = sorted(NOISE_TYPES)
-        raise ValueError(f"unknown noise_type {noise_type!r}; expected one of {known}")
     if noise_type is not None and NOISE_TYPES[noise_type] is not None:
-        if noise_std is None:
-            raise ValueError(f"noise_type {noise_type!r} needs noise_std")
         noise = (noise_type, noise_std)
-    elif noise_std is not None and noise_type is None:
-        raise ValueError("noise_std is set but noise_type is not")
 
     policy_kwargs = _policy_kwargs(hps)
     for key in ("policy_kwargs", "net_arch", "activation_fn"):
