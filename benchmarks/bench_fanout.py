@@ -88,7 +88,7 @@ def plain_run(spec: RunSpec) -> float:
 
 
 def trainer_run(spec: RunSpec) -> float:
-    from rlsens.trainer import train
+    from rlsens.trainer.run import train
 
     start = time.perf_counter()
     result = train(spec)

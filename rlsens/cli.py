@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rlsens.errors import RlsensError, UsageError
+from rlsens.record import FAILED_STATUSES, error_summary
 from rlsens.store import ResultStore
 
 if TYPE_CHECKING:  # imported lazily at run time: the CLI should start fast
@@ -151,11 +152,11 @@ def cmd_status(args: argparse.Namespace) -> int:
                 counts["remaining"] += 1
                 continue
             result = store.read(rid)
-            if result.status in ("failed", "timeout"):
+            if result.status in FAILED_STATUSES:
                 counts["failed"] += 1
-                last = (result.error or "").strip().splitlines()[-1:] or [""]
+                last = error_summary(result.error) or ""
                 failures.append(f"  {rid} {cell['algorithm']} {cell['env_id']} "
-                                f"seed {result.spec.seed}: {result.status} {last[0][:120]}")
+                                f"seed {result.spec.seed}: {result.status} {last[:120]}")
             else:
                 counts["done"] += 1
         totals.update(counts)

@@ -15,10 +15,10 @@ from typing import Any, TextIO
 
 from rlsens import provenance
 from rlsens.plan import Plan
+from rlsens.record import FAILED_STATUSES
 from rlsens.spec import RunSpec
 from rlsens.store import ResultStore
-
-FAILED_STATUSES = ("failed", "timeout")
+from rlsens.timestamp import now_utc
 
 
 @dataclass
@@ -72,7 +72,7 @@ def build_manifest(plan: Plan, previous: dict[str, Any]) -> dict[str, Any]:
             "cells": plan_index(plan.runs),
             "seed_roles": seed_roles(plan.runs),
         },
-        "provenance": {**provenance.collect(), "started_at": provenance.now_utc()},
+        "provenance": {**provenance.collect(), "started_at": now_utc()},
         "history": [*previous.get("history", [])],
     }
 
@@ -134,7 +134,7 @@ def run_plan(
             stream=stream,
         )
 
-        manifest["provenance"]["finished_at"] = provenance.now_utc()
+        manifest["provenance"]["finished_at"] = now_utc()
         manifest["history"].append(
             {
                 "started_at": manifest["provenance"]["started_at"],

@@ -44,7 +44,7 @@ def execute(
 ) -> ExecutionSummary:
     """Run every spec once (repeated run ids run once) and sink each result as it finishes.
 
-    ``run_fn`` defaults to ``rlsens.trainer.train``, imported where the run executes; it is
+    ``run_fn`` defaults to ``rlsens.trainer.run.train``, imported where the run executes; it is
     called as ``run_fn(spec, device=...)`` if it takes a ``device`` argument, else
     ``run_fn(spec)``. ``address`` (or ``RAY_ADDRESS``) selects an existing Ray cluster; without
     it a private local instance is started and stopped. ``max_concurrent`` bounds the runs in

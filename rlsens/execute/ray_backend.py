@@ -34,10 +34,11 @@ from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 
 import rlsens
 from rlsens.errors import UsageError
-from rlsens.execute.common import RunFn, Sink, call_run_fn, failed_result, set_torch_threads
+from rlsens.execute.common import RunFn, Sink, call_run_fn, failed_result
 from rlsens.execute.progress import Progress
 from rlsens.record import RunResult
 from rlsens.spec import RunSpec
+from rlsens.trainer.placement import resolve_device, set_torch_threads
 
 OBJECT_STORE_BYTES = 150 * 2**20  # results are small dicts; Ray's default would take 30 % of RAM
 PROBE_TIMEOUT_S = 5.0
@@ -50,7 +51,7 @@ def run_task(spec: RunSpec, run_fn: RunFn | None) -> RunResult:
     """Body of the Ray task: pin threads, choose the device Ray assigned, call the run function."""
     gpu_ids = [str(i) for i in ray.get_runtime_context().get_accelerator_ids().get("GPU", [])]
     set_torch_threads(spec.resources.cpus)
-    result = call_run_fn(run_fn, spec, "cuda" if gpu_ids else "cpu")
+    result = call_run_fn(run_fn, spec, resolve_device(spec, assigned_gpus=gpu_ids))
     if not isinstance(result, RunResult):
         raise TypeError(f"run function returned {type(result).__name__}, not RunResult")
     if gpu_ids:
