@@ -85,7 +85,7 @@ def execute(
             else:
                 from rlsens.execute.ray_backend import ray_session, run_ray
 
-                with ray_session(address) as where:
+                with ray_session(address, out) as where:
                     counts, done, interrupted = run_ray(
                         specs,
                         sink,

@@ -22,18 +22,22 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import ray
+from ray._private import ray_constants
+from ray._raylet import AuthenticationMode, get_authentication_mode
 from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 
 import rlsens
-from rlsens.errors import UsageError
+from rlsens.errors import ExposureError, UsageError
+from rlsens.execute import exposure
 from rlsens.execute.common import RunFn, Sink, call_run_fn, failed_result
 from rlsens.execute.progress import Progress
 from rlsens.record import RunResult
@@ -45,6 +49,7 @@ PROBE_TIMEOUT_S = 5.0
 TEMP_ROOT = "/tmp"
 TEMP_PREFIX = "rlsens-ray-"
 WAIT_TIMEOUT_S = 1.0  # how often the driver wakes up to refresh progress and notice Ctrl-C
+NETWORK_DOC = 'docs/running.md, "Network exposure and clusters"'
 
 
 def run_task(spec: RunSpec, run_fn: RunFn | None) -> RunResult:
@@ -65,13 +70,14 @@ _remote_task = ray.remote(run_task)
 
 
 @contextmanager
-def ray_session(address: str | None) -> Iterator[str]:
+def ray_session(address: str | None, stream: TextIO | None = None) -> Iterator[str]:
     """Make sure this process is connected to Ray; yields a description of the cluster.
 
     Precedence: an existing connection of this process (used as is, left open) -> ``address``
-    or ``RAY_ADDRESS`` (connect, disconnect at the end, never stop that cluster) -> a private
-    local instance sized to this machine (started here, shut down and its files removed at
-    the end).
+    or ``RAY_ADDRESS`` (connect, disconnect at the end, never stop that cluster; a connection
+    without token authentication is warned about on ``stream``, default stderr) -> a private
+    local instance sized to this machine, reachable from this machine only (started here,
+    shut down and its files removed at the end).
     """
     if ray.is_initialized():
         yield "existing connection"
@@ -83,6 +89,11 @@ def ray_session(address: str | None) -> Iterator[str]:
         # Ship this rlsens to the cluster so workers run the driver's code, installed or not.
         code = {"py_modules": [os.path.dirname(os.path.abspath(rlsens.__file__))]}
         hint = "check the address (host:port of the head node's GCS) and that the cluster is up"
+        if not token_auth_enabled():
+            hint += (
+                "; if the cluster uses token authentication, set RAY_AUTH_MODE=token and give "
+                "its token (RAY_AUTH_TOKEN_PATH=<file> or ~/.ray/auth_token)"
+            )
         gcs = _host_port(target)
         if gcs:
             _probe(*gcs, f"connecting to the Ray cluster at {target}", hint)
@@ -91,6 +102,14 @@ def ray_session(address: str | None) -> Iterator[str]:
             f"connecting to the Ray cluster at {target}",
             hint,
         )
+        if not token_auth_enabled():
+            print(
+                f"rlsens: warning: connected to the Ray cluster at {target} without token "
+                "authentication: anyone who can reach its ports can run code on it; start it "
+                f"with RAY_AUTH_MODE=token and set RAY_AUTH_MODE=token here too ({NETWORK_DOC})",
+                file=stream if stream is not None else sys.stderr,
+                flush=True,
+            )
         try:
             yield target
         finally:
@@ -100,28 +119,83 @@ def ray_session(address: str | None) -> Iterator[str]:
     reap_orphaned_instances()
     # Short (Ray puts sockets here) and named after this driver, for reap_orphaned_instances.
     temp_dir = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=TEMP_ROOT)
+    before = set(exposure.listeners(exposure.process_tree(os.getpid())))
     try:
-        _init(
-            lambda: ray.init(
-                address="local",
-                num_cpus=os.cpu_count(),
-                include_dashboard=False,
-                object_store_memory=OBJECT_STORE_BYTES,
-                _node_ip_address="127.0.0.1",
-                _temp_dir=temp_dir,
-                # Workers import the same rlsens as this process, even from a source checkout.
-                runtime_env={"env_vars": {"PYTHONPATH": _pythonpath(package_dir)}},
-                **quiet,
-            ),
-            "starting a local Ray instance",
-            "use --backend serial to run without Ray",
-        )
+        with _loopback_node():
+            _init(
+                lambda: ray.init(
+                    address="local",
+                    num_cpus=os.cpu_count(),
+                    include_dashboard=False,
+                    object_store_memory=OBJECT_STORE_BYTES,
+                    _node_ip_address="127.0.0.1",
+                    _temp_dir=temp_dir,
+                    # Workers import the same rlsens as this process, even from a checkout.
+                    runtime_env={"env_vars": {"PYTHONPATH": _pythonpath(package_dir)}},
+                    **quiet,
+                ),
+                "starting a local Ray instance",
+                "use --backend serial to run without Ray",
+            )
         try:
+            _refuse_exposure(before)
             yield "local"
         finally:
             ray.shutdown()
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def token_auth_enabled() -> bool:
+    """Whether this process talks to Ray with token authentication (``RAY_AUTH_MODE=token``).
+
+    A cluster that requires a token refuses a driver without one, so a driver without token
+    authentication that did connect is on a cluster that lets anyone in.
+    """
+    return get_authentication_mode() == AuthenticationMode.TOKEN
+
+
+@contextmanager
+def _loopback_node() -> Iterator[None]:
+    """Start the local instance with 127.0.0.1 as its node address, which Ray binds to.
+
+    Ray's servers listen on every interface unless the node address is loopback, and
+    ``ray.init`` replaces a loopback ``_node_ip_address`` by the machine's network address so
+    that other machines could join, except when cluster mode is off
+    (``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``). Ray reads that variable once, at import, so the
+    constant it set is switched too; the variable reaches the processes the start spawns.
+    Both are restored afterwards: a later ``--address`` connection needs cluster mode.
+    """
+    variable = ray_constants.ENABLE_RAY_CLUSTERS_ENV_VAR
+    previous_env = os.environ.get(variable)
+    previous = ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[variable] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = previous
+        if previous_env is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = previous_env
+
+
+def _refuse_exposure(before: set[exposure.Listener]) -> None:
+    """Stop if the instance just started listens anywhere but on loopback.
+
+    ``before`` are the sockets this process tree held before Ray started (a notebook kernel's
+    own ports, say): those are not Ray's to answer for.
+    """
+    opened = set(exposure.listeners(exposure.process_tree(os.getpid()))) - before
+    reachable = exposure.exposed(opened)
+    if reachable:
+        where = "; ".join(str(item) for item in reachable)
+        raise ExposureError(
+            f"the local Ray instance listens beyond this machine ({where}); nothing was run, "
+            "since whoever reaches these ports can run code through Ray. Use --backend serial "
+            f"and report this with the output of `ray --version` (see {NETWORK_DOC})"
+        )
 
 
 def reap_orphaned_instances(root: str = TEMP_ROOT) -> int:
