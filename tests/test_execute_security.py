@@ -7,6 +7,7 @@ sockets of its whole process tree (driver, GCS, raylet, agents, workers) while i
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -219,3 +220,58 @@ def test_token_cluster_no_warning_and_clear_error_without_the_token(tmp_path: Pa
     assert anonymous.returncode == 2, anonymous.stdout + anonymous.stderr
     assert "RAY_AUTH_MODE=token" in anonymous.stdout
     assert "Traceback" not in anonymous.stderr
+
+
+LOCAL_DRIVER = """
+import json, os, stat, subprocess, sys
+import ray
+from rlsens.execute.ray_backend import ray_session, token_auth_enabled
+
+INTRUDER = '''
+import sys, ray
+try:
+    ray.init(address=sys.argv[1], logging_level=40, log_to_driver=False)
+    print(ray.get(ray.remote(lambda: "ran").remote()))
+except Exception as exc:
+    print("refused", type(exc).__name__)
+'''
+
+def attempt(address, env):
+    done = subprocess.run([sys.executable, "-c", INTRUDER, address], env=env,
+                          capture_output=True, text=True, timeout=120)
+    return done.stdout.strip().splitlines()[-1]
+
+with ray_session(None):
+    token_path = os.environ["RAY_AUTH_TOKEN_PATH"]
+    address = ray._private.worker._global_node.gcs_address
+    # Cluster mode off: a second driver on this machine then finds the loopback node.
+    base = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    base["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    out = {
+        "auth": token_auth_enabled(),
+        "mode": oct(stat.S_IMODE(os.stat(token_path).st_mode)),
+        "private": token_path.startswith("/tmp/rlsens-ray-"),
+        "intruder": attempt(address, {**base, "RAY_AUTH_MODE": "token",
+                                      "RAY_AUTH_TOKEN": "0" * 64}),
+        "owner": attempt(address, {**base, "RAY_AUTH_MODE": "token",
+                                   "RAY_AUTH_TOKEN_PATH": token_path}),
+    }
+out["after"] = [os.environ.get("RAY_AUTH_TOKEN_PATH"), os.path.exists(token_path)]
+print(json.dumps(out))
+"""
+
+
+@LINUX
+@pytest.mark.slow
+def test_local_instance_has_a_private_token_other_users_lack(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_AUTH")}
+    done = subprocess.run(
+        [sys.executable, "-c", LOCAL_DRIVER], env={**env, "PYTHONPATH": str(REPO)},
+        capture_output=True, text=True, timeout=400, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["auth"] and out["private"] and out["mode"] == "0o600"
+    assert out["intruder"].startswith("refused"), out
+    assert out["owner"] == "ran", out
+    assert out["after"] == [None, False]  # variable restored, token gone with the instance

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -32,8 +33,8 @@ from typing import Any, TextIO
 
 import ray
 from ray._private import ray_constants
-from ray._raylet import AuthenticationMode, get_authentication_mode
-from ray.exceptions import RayError, RayTaskError, TaskCancelledError
+from ray._raylet import AuthenticationMode, AuthenticationTokenLoader, get_authentication_mode
+from ray.exceptions import AuthenticationError, RayError, RayTaskError, TaskCancelledError
 
 import rlsens
 from rlsens.errors import ExposureError, UsageError
@@ -121,27 +122,28 @@ def ray_session(address: str | None, stream: TextIO | None = None) -> Iterator[s
     temp_dir = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=TEMP_ROOT)
     before = set(exposure.listeners(exposure.process_tree(os.getpid())))
     try:
-        with _loopback_node():
-            _init(
-                lambda: ray.init(
-                    address="local",
-                    num_cpus=os.cpu_count(),
-                    include_dashboard=False,
-                    object_store_memory=OBJECT_STORE_BYTES,
-                    _node_ip_address="127.0.0.1",
-                    _temp_dir=temp_dir,
-                    # Workers import the same rlsens as this process, even from a checkout.
-                    runtime_env={"env_vars": {"PYTHONPATH": _pythonpath(package_dir)}},
-                    **quiet,
-                ),
-                "starting a local Ray instance",
-                "use --backend serial to run without Ray",
-            )
-        try:
-            _refuse_exposure(before)
-            yield "local"
-        finally:
-            ray.shutdown()
+        with _private_token(temp_dir):
+            with _loopback_node():
+                _init(
+                    lambda: ray.init(
+                        address="local",
+                        num_cpus=os.cpu_count(),
+                        include_dashboard=False,
+                        object_store_memory=OBJECT_STORE_BYTES,
+                        _node_ip_address="127.0.0.1",
+                        _temp_dir=temp_dir,
+                        # Workers import the same rlsens as this process, even from a checkout.
+                        runtime_env={"env_vars": {"PYTHONPATH": _pythonpath(package_dir)}},
+                        **quiet,
+                    ),
+                    "starting a local Ray instance",
+                    "use --backend serial to run without Ray",
+                )
+            try:
+                _refuse_exposure(before)
+                yield "local"
+            finally:
+                ray.shutdown()
     finally:
         shutil.rmtree(temp_dir, ignore_errors=True)
 
@@ -153,6 +155,33 @@ def token_auth_enabled() -> bool:
     authentication that did connect is on a cluster that lets anyone in.
     """
     return get_authentication_mode() == AuthenticationMode.TOKEN
+
+
+@contextmanager
+def _private_token(temp_dir: str) -> Iterator[None]:
+    """Give the local instance a token of its own, readable by this user only.
+
+    Loopback ports are open to every user of the machine, so the instance's token is what
+    keeps other users out. Ray 2.60 turns token authentication on for a local instance and
+    would otherwise write a token to ``~/.ray/auth_token`` with the umask's permissions
+    (often world-readable). A token the user configured (``RAY_AUTH_TOKEN`` or
+    ``RAY_AUTH_TOKEN_PATH``) or ``RAY_AUTH_MODE=disabled`` is left as the user set it. The
+    variable stays set while the instance runs, so every process it spawns reads the same file.
+    """
+    user_chose = {"RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"} & set(os.environ)
+    if user_chose or os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled":
+        yield
+        return
+    path = os.path.join(temp_dir, "auth_token")
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(secrets.token_hex(32))
+    os.environ["RAY_AUTH_TOKEN_PATH"] = path
+    AuthenticationTokenLoader.instance().reset_cache()
+    try:
+        yield
+    finally:
+        os.environ.pop("RAY_AUTH_TOKEN_PATH", None)
+        AuthenticationTokenLoader.instance().reset_cache()
 
 
 @contextmanager
@@ -249,6 +278,11 @@ def _pythonpath(first: str) -> str:
 def _init(init: Callable[[], Any], what: str, hint: str) -> None:
     try:
         init()
+    except AuthenticationError as exc:
+        raise UsageError(
+            f"{what} failed: {exc.message}; give the cluster's token with "
+            "RAY_AUTH_TOKEN_PATH=<file> (or ~/.ray/auth_token) and RAY_AUTH_MODE=token"
+        ) from exc
     except ConnectionError as exc:
         raise UsageError(f"{what} failed: {exc}; {hint}") from exc
 
