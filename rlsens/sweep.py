@@ -95,8 +95,11 @@ def run_plan(
     stream: TextIO | None = None,
 ) -> SweepOutcome:
     """Execute the runs of ``plan`` that ``store`` lacks, holding the store's write lock."""
-    from rlsens.execute import execute
+    from rlsens.execute import check_request, execute
 
+    # Before the store is touched: a bad option must not rewrite the manifest.
+    check_request(plan.runs, backend=backend, max_concurrent=max_concurrent,
+                  max_retries=max_retries)
     with store.lock():
         planned_ids = [spec.run_id for spec in plan.runs]
         planned = set(planned_ids)

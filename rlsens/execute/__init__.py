@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
-from rlsens.errors import UsageError
+from rlsens.execute.checks import BACKENDS, check_fits, check_request
 from rlsens.execute.common import (
     ExecutionSummary,
     RunFn,
@@ -25,9 +25,7 @@ from rlsens.execute.common import (
 from rlsens.execute.progress import Progress
 from rlsens.spec import RunSpec
 
-BACKENDS = ("ray", "serial")
-
-__all__ = ["BACKENDS", "ExecutionSummary", "execute"]
+__all__ = ["BACKENDS", "ExecutionSummary", "check_request", "execute"]
 
 
 def execute(
@@ -56,12 +54,7 @@ def execute(
     summary has ``interrupted=True`` and the unfinished run ids in ``not_run``. If ``sink``
     raises, running runs are cancelled and the exception propagates.
     """
-    if backend not in BACKENDS:
-        raise UsageError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    if max_concurrent is not None and max_concurrent < 1:
-        raise UsageError(f"max_concurrent must be at least 1, got {max_concurrent}")
-    if max_retries < 0:
-        raise UsageError(f"max_retries must be 0 or more, got {max_retries}")
+    check_request(specs, backend=backend, max_concurrent=max_concurrent, max_retries=max_retries)
     specs = unique_specs(specs)
     out = stream if stream is not None else sys.stderr
     started = time.monotonic()
@@ -83,9 +76,13 @@ def execute(
                     specs, sink, run_fn=run_fn, make_progress=make_progress
                 )
             else:
+                import ray
+
                 from rlsens.execute.ray_backend import ray_session, run_ray
 
                 with ray_session(address, out) as where:
+                    if where == "local":
+                        check_fits(specs, ray.cluster_resources())
                     counts, done, interrupted = run_ray(
                         specs,
                         sink,
