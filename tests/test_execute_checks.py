@@ -99,3 +99,12 @@ def test_bad_option_leaves_the_results_folder_untouched(tmp_path: Path, capsys) 
     assert code == 2
     assert "max_retries" in capsys.readouterr().err
     assert not results.exists() or not any(results.iterdir())
+
+
+@pytest.mark.parametrize(
+    "address", ["foo", "ray://127.0.0.1:1", "127.0.0.1:abc", "127.0.0.1:99999", ":6379", "h:0"]
+)
+def test_malformed_cluster_addresses_are_refused_before_ray(tmp_path: Path, address: str):
+    with pytest.raises(UsageError, match="is not one rlsens can use; give host:port"):
+        execute(helpers.make_specs(1, tmp_path), print, address=address, progress=False)
+    assert helpers.calls(tmp_path) == {}

@@ -19,7 +19,7 @@ import execute_helpers as helpers
 import pytest
 
 from rlsens.errors import ExposureError
-from rlsens.execute import exposure
+from rlsens.execute import execute, exposure
 
 LINUX = pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads /proc (Linux)")
 REPO = Path(__file__).resolve().parent.parent
@@ -275,3 +275,27 @@ def test_local_instance_has_a_private_token_other_users_lack(tmp_path: Path) -> 
     assert out["intruder"].startswith("refused"), out
     assert out["owner"] == "ran", out
     assert out["after"] == [None, False]  # variable restored, token gone with the instance
+
+
+def token_path_run(spec):
+    """Reports which token file the worker's Ray processes were given."""
+    from rlsens.record import RunResult
+
+    return RunResult(spec=spec, status="ok",
+                     versions={"token_path": os.environ.get("RAY_AUTH_TOKEN_PATH", "")})
+
+
+@pytest.mark.slow
+def test_address_local_gets_the_protected_local_instance(tmp_path: Path, monkeypatch) -> None:
+    """`RAY_ADDRESS=local` is Ray's word for a new local instance: rlsens starts its own."""
+    import ray
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    monkeypatch.setenv("RAY_ADDRESS", "local")
+    for key in ("RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE"):
+        monkeypatch.delenv(key, raising=False)
+    results, _, sink = helpers.collecting_sink()
+    summary = execute(helpers.make_specs(1, tmp_path), sink, run_fn=token_path_run,
+                      progress=False)
+    assert summary.address == "local" and summary.ok == 1
+    assert results[0].versions["token_path"].startswith("/tmp/rlsens-ray-")

@@ -86,6 +86,8 @@ def ray_session(address: str | None, stream: TextIO | None = None) -> Iterator[s
     quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
     package_dir = os.path.dirname(os.path.dirname(os.path.abspath(rlsens.__file__)))
     target = address or os.environ.get("RAY_ADDRESS")
+    if target == "local":  # Ray's word for a new local instance: ours, protected as below
+        target = None
     if target:
         # Ship this rlsens to the cluster so workers run the driver's code, installed or not.
         code = {"py_modules": [os.path.dirname(os.path.abspath(rlsens.__file__))]}
@@ -95,7 +97,7 @@ def ray_session(address: str | None, stream: TextIO | None = None) -> Iterator[s
                 "; if the cluster uses token authentication, set RAY_AUTH_MODE=token and give "
                 "its token (RAY_AUTH_TOKEN_PATH=<file> or ~/.ray/auth_token)"
             )
-        gcs = _host_port(target)
+        gcs = _host_port(target)  # before anything else: a malformed address is refused
         if gcs:
             _probe(*gcs, f"connecting to the Ray cluster at {target}", hint)
         _init(
@@ -313,12 +315,27 @@ def _check_loopback() -> None:
         ) from exc
 
 
+ADDRESS_FORMS = "host:port of the head node's GCS (e.g. 10.0.0.5:6379, [fd00::5]:6379) or auto"
+
+
 def _host_port(address: str) -> tuple[str, int] | None:
-    """``host:port`` of a GCS address; None for forms Ray resolves itself (auto, ray://)."""
-    if "://" in address or address in ("auto", "local"):
+    """``host:port`` of a GCS address; None for ``auto``, which Ray resolves itself.
+
+    Anything else is refused here: Ray answers a malformed address with a ValueError from
+    deep inside ``ray.init``, and Ray Client addresses (``ray://``) need ``ray[client]`` and
+    ship the driver's objects differently from what this backend expects.
+    """
+    if address == "auto":
         return None
     host, sep, port = address.rpartition(":")
-    return (host, int(port)) if sep and host and port.isdigit() else None
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if "://" in address or not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+        raise UsageError(
+            f"the Ray address {address!r} (--address or RAY_ADDRESS) is not one rlsens can "
+            f"use; give {ADDRESS_FORMS}"
+        )
+    return host, int(port)
 
 
 def capacity(specs: Sequence[RunSpec]) -> int:
