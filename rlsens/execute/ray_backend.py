@@ -51,6 +51,7 @@ TEMP_ROOT = "/tmp"
 TEMP_PREFIX = "rlsens-ray-"
 WAIT_TIMEOUT_S = 1.0  # how often the driver wakes up to refresh progress and notice Ctrl-C
 NETWORK_DOC = 'docs/running.md, "Network exposure and clusters"'
+_QUIET: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
 
 
 def run_task(spec: RunSpec, run_fn: RunFn | None) -> RunResult:
@@ -83,43 +84,49 @@ def ray_session(address: str | None, stream: TextIO | None = None) -> Iterator[s
     if ray.is_initialized():
         yield "existing connection"
         return
-    quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
-    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(rlsens.__file__)))
     target = address or os.environ.get("RAY_ADDRESS")
-    if target == "local":  # Ray's word for a new local instance: ours, protected as below
-        target = None
-    if target:
-        # Ship this rlsens to the cluster so workers run the driver's code, installed or not.
-        code = {"py_modules": [os.path.dirname(os.path.abspath(rlsens.__file__))]}
-        hint = "check the address (host:port of the head node's GCS) and that the cluster is up"
-        if not token_auth_enabled():
-            hint += (
-                "; if the cluster uses token authentication, set RAY_AUTH_MODE=token and give "
-                "its token (RAY_AUTH_TOKEN_PATH=<file> or ~/.ray/auth_token)"
-            )
-        gcs = _host_port(target)  # before anything else: a malformed address is refused
-        if gcs:
-            _probe(*gcs, f"connecting to the Ray cluster at {target}", hint)
-        _init(
-            lambda: ray.init(address=target, runtime_env=code, **quiet),
-            f"connecting to the Ray cluster at {target}",
-            hint,
-        )
-        if not token_auth_enabled():
-            print(
-                f"rlsens: warning: connected to the Ray cluster at {target} without token "
-                "authentication: anyone who can reach its ports can run code on it; start it "
-                f"with RAY_AUTH_MODE=token and set RAY_AUTH_MODE=token here too ({NETWORK_DOC})",
-                file=stream if stream is not None else sys.stderr,
-                flush=True,
-            )
-        try:
+    if target and target != "local":  # "local" is Ray's word for a new local instance: ours
+        with _cluster_connection(target, stream if stream is not None else sys.stderr):
             yield target
-        finally:
-            ray.shutdown()  # a driver's shutdown only disconnects from a cluster it did not start
-        return
+    else:
+        with _local_instance():
+            yield "local"
+
+
+@contextmanager
+def _cluster_connection(target: str, stream: TextIO) -> Iterator[None]:
+    gcs = _host_port(target)  # before anything else: a malformed address is refused
+    what = f"connecting to the Ray cluster at {target}"
+    hint = "check the address (host:port of the head node's GCS) and that the cluster is up"
+    if not token_auth_enabled():
+        hint += (
+            "; if the cluster uses token authentication, set RAY_AUTH_MODE=token and give "
+            "its token (RAY_AUTH_TOKEN_PATH=<file> or ~/.ray/auth_token)"
+        )
+    if gcs:
+        _probe(*gcs, what, hint)
+    # Ship this rlsens to the cluster so workers run the driver's code, installed or not.
+    code = {"py_modules": [os.path.dirname(os.path.abspath(rlsens.__file__))]}
+    _init(lambda: ray.init(address=target, runtime_env=code, **_QUIET), what, hint)
+    if not token_auth_enabled():
+        print(
+            f"rlsens: warning: connected to the Ray cluster at {target} without token "
+            "authentication: anyone who can reach its ports can run code on it; start it "
+            f"with RAY_AUTH_MODE=token and set RAY_AUTH_MODE=token here too ({NETWORK_DOC})",
+            file=stream,
+            flush=True,
+        )
+    try:
+        yield
+    finally:
+        ray.shutdown()  # a driver's shutdown only disconnects from a cluster it did not start
+
+
+@contextmanager
+def _local_instance() -> Iterator[None]:
     _check_loopback()
     reap_orphaned_instances()
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(rlsens.__file__)))
     # Short (Ray puts sockets here) and named after this driver, for reap_orphaned_instances.
     temp_dir = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=TEMP_ROOT)
     before = set(exposure.listeners(exposure.process_tree(os.getpid())))
@@ -136,14 +143,14 @@ def ray_session(address: str | None, stream: TextIO | None = None) -> Iterator[s
                         _temp_dir=temp_dir,
                         # Workers import the same rlsens as this process, even from a checkout.
                         runtime_env={"env_vars": {"PYTHONPATH": _pythonpath(package_dir)}},
-                        **quiet,
+                        **_QUIET,
                     ),
                     "starting a local Ray instance",
                     "use --backend serial to run without Ray",
                 )
             try:
                 _refuse_exposure(before)
-                yield "local"
+                yield
             finally:
                 ray.shutdown()
     finally:
