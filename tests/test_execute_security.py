@@ -86,7 +86,7 @@ def test_process_tree_includes_children() -> None:
 
 @LINUX
 def test_new_listener_beyond_loopback_is_refused_old_ones_are_not_ours() -> None:
-    from rlsens.execute.ray_backend import _refuse_exposure
+    from rlsens.execute.ray_session import _refuse_exposure
 
     with socket.create_server(("0.0.0.0", 0)) as earlier:
         before = set(exposure.listeners(exposure.process_tree(os.getpid())))
@@ -225,7 +225,7 @@ def test_token_cluster_no_warning_and_clear_error_without_the_token(tmp_path: Pa
 LOCAL_DRIVER = """
 import json, os, stat, subprocess, sys
 import ray
-from rlsens.execute.ray_backend import ray_session, token_auth_enabled
+from rlsens.execute.ray_session import ray_session, token_auth_enabled
 
 INTRUDER = '''
 import sys, ray

@@ -78,7 +78,8 @@ def execute(
             else:
                 import ray
 
-                from rlsens.execute.ray_backend import ray_session, run_ray
+                from rlsens.execute.ray_backend import run_ray
+                from rlsens.execute.ray_session import ray_session
 
                 with ray_session(address, out) as where:
                     if where == "local":
