@@ -102,9 +102,19 @@ def test_bad_option_leaves_the_results_folder_untouched(tmp_path: Path, capsys) 
 
 
 @pytest.mark.parametrize(
-    "address", ["foo", "ray://127.0.0.1:1", "127.0.0.1:abc", "127.0.0.1:99999", ":6379", "h:0"]
+    "address", ["foo", "http://h:1", "127.0.0.1:abc", "127.0.0.1:99999", ":6379", "h:0"]
 )
 def test_malformed_cluster_addresses_are_refused_before_ray(tmp_path: Path, address: str):
     with pytest.raises(UsageError, match="is not one rlsens can use; give host:port"):
         execute(helpers.make_specs(1, tmp_path), print, address=address, progress=False)
     assert helpers.calls(tmp_path) == {}
+
+
+def test_ray_client_address_without_its_package_is_a_usage_error(tmp_path: Path):
+    from ray._private.utils import get_ray_client_dependency_error
+
+    if get_ray_client_dependency_error() is None:
+        pytest.skip("ray[client] is installed: a ray:// address would try to connect")
+    with pytest.raises(UsageError, match=r"ray\[client\]"):
+        execute(helpers.make_specs(1, tmp_path), print, address="ray://127.0.0.1:1",
+                progress=False)

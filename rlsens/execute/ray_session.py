@@ -262,6 +262,8 @@ def _init(init: Callable[[], Any], what: str, hint: str) -> None:
         ) from exc
     except ConnectionError as exc:
         raise UsageError(f"{what} failed: {exc}; {hint}") from exc
+    except ValueError as exc:  # Ray's answer to an address or option it cannot use
+        raise UsageError(f"{what} failed: {exc}") from exc
 
 
 def _probe(host: str, port: int, what: str, hint: str) -> None:
@@ -290,17 +292,19 @@ def _check_loopback() -> None:
         ) from exc
 
 
-ADDRESS_FORMS = "host:port of the head node's GCS (e.g. 10.0.0.5:6379, [fd00::5]:6379) or auto"
+ADDRESS_FORMS = (
+    "host:port of the head node's GCS (e.g. 10.0.0.5:6379, [fd00::5]:6379), auto, or a Ray "
+    "Client address ray://host:port"
+)
 
 
 def _host_port(address: str) -> tuple[str, int] | None:
-    """``host:port`` of a GCS address; None for ``auto``, which Ray resolves itself.
+    """``host:port`` of a GCS address; None for forms Ray resolves itself (auto, ray://).
 
     Anything else is refused here: Ray answers a malformed address with a ValueError from
-    deep inside ``ray.init``, and Ray Client addresses (``ray://``) need ``ray[client]`` and
-    ship the driver's objects differently from what this backend expects.
+    deep inside ``ray.init``.
     """
-    if address == "auto":
+    if address == "auto" or address.startswith("ray://"):
         return None
     host, sep, port = address.rpartition(":")
     if host.startswith("[") and host.endswith("]"):
