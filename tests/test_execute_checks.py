@@ -79,6 +79,10 @@ def test_runs_larger_than_the_machine_are_refused() -> None:
         check_fits([big], {"CPU": 2.0})
     with pytest.raises(UsageError, match=r"resources.gpus=0.5 but this machine offers 0 GPU"):
         check_fits([gpu], {"CPU": 2.0})
+    hungry = dataclasses.replace(specs[0], resources=Resources(cpus=1, memory_mb=4096))
+    check_fits([hungry], {"CPU": 2.0, "memory": 8 * 2.0**30})
+    with pytest.raises(UsageError, match=r"memory_mb=4096 but this machine offers 1024 MB"):
+        check_fits([hungry], {"CPU": 2.0, "memory": 2.0**30})
 
 
 @pytest.mark.slow

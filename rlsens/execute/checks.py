@@ -45,19 +45,24 @@ def check_resources(spec: RunSpec) -> None:
 
 
 def check_fits(specs: Sequence[RunSpec], available: dict[str, float]) -> None:
-    """Every run fits the machine (``available``: total ``CPU``/``GPU``).
+    """Every run fits the machine (``available``: Ray's totals of ``CPU``, ``GPU`` and
+    ``memory`` in bytes).
 
     Ray keeps a task that no node can hold waiting forever, so a run asking for more than
     the local instance has would hang the sweep; say so before submitting anything.
     """
     for spec in specs:
-        for key, name in (("cpus", "CPU"), ("gpus", "GPU")):
-            asked = getattr(spec.resources, key)
-            have = available.get(name, 0.0)
+        res = spec.resources
+        asks = [("cpus", res.cpus, available.get("CPU", 0.0), "CPU")]
+        asks.append(("gpus", res.gpus, available.get("GPU", 0.0), "GPU"))
+        if res.memory_mb:
+            memory_mb = available.get("memory", 0.0) / 2**20
+            asks.append(("memory_mb", res.memory_mb, round(memory_mb), "MB of memory for runs"))
+        for key, asked, have, unit in asks:
             if asked > have:
                 raise UsageError(
                     f"run {spec.run_id} ({run_label(spec)}): resources.{key}={asked} but this "
-                    f"machine offers {have:g} {name}; lower `resources: {{{key}: ...}}` in the "
+                    f"machine offers {have:g} {unit}; lower `resources: {{{key}: ...}}` in the "
                     "suite or run on a cluster that has them (--address)"
                 )
 
