@@ -5,7 +5,7 @@
     same configuration in a sequential loop, one torch thread). Shown for 1 and 2 workers
     (``max_concurrent``), "steady" = ``execute`` on an already started Ray instance (what every
     run of a long sweep costs), "end-to-end" = including starting and stopping Ray.
-(2) Trainer overhead = wall time of ``rlsens.trainer.train`` vs plain ``model.learn()`` with the
+(2) Trainer overhead = wall time of ``rlsens.trainer.run.train`` vs plain ``model.learn()`` with the
     same evaluation schedule (EvalCallback, same episodes, same seed), as a percentage; the
     two are interleaved and the median of the paired ratios is reported.
 
@@ -88,7 +88,7 @@ def plain_run(spec: RunSpec) -> float:
 
 
 def trainer_run(spec: RunSpec) -> float:
-    from rlsens.trainer import train
+    from rlsens.trainer.run import train
 
     start = time.perf_counter()
     result = train(spec)

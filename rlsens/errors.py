@@ -44,3 +44,10 @@ class StoreError(RlsensError):
 
 class UsageError(RlsensError):
     """A command-line request that cannot be honoured as given."""
+
+
+class ExposureError(RlsensError):
+    """A Ray instance rlsens started would be reachable from other machines; nothing was run.
+
+    Unauthenticated Ray executes whatever code it is sent, so rlsens refuses to use it.
+    """

@@ -1,12 +1,13 @@
 """Where and with what a result set was produced, so a reader can reproduce it.
 
 Versions are read from package metadata rather than by importing the packages: the CLI
-should not pay torch's or Ray's import time just to describe them.
+should not pay torch's or Ray's import time just to describe them, and mujoco or Box2D may
+be absent.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import os
 import platform
 import shutil
@@ -17,21 +18,41 @@ from pathlib import Path
 
 import rlsens
 
-PACKAGES = ("torch", "stable-baselines3", "gymnasium", "ray", "numpy", "pandas", "scipy", "mujoco")
+# record key -> distribution. A run's numbers depend on the first four (SB3 documents that
+# results reproduce only with the same versions); the rest shape the execution and analysis.
+# Required packages are always listed ("not installed" when missing); the optional
+# environment packages only when present.
+_REQUIRED = {
+    "torch": "torch",
+    "stable_baselines3": "stable-baselines3",
+    "gymnasium": "gymnasium",
+    "numpy": "numpy",
+    "ray": "ray",
+    "pandas": "pandas",
+    "scipy": "scipy",
+}
+_OPTIONAL = {"mujoco": "mujoco", "box2d": "Box2D"}
+NOT_INSTALLED = "not installed"
 
 
-def now_utc() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def package_versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
-    for name in PACKAGES:
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
+    found = {"rlsens_version": rlsens.__version__, "python": platform.python_version()}
+    for key, dist in {**_REQUIRED, **_OPTIONAL}.items():
         try:
-            versions[name.replace("-", "_")] = metadata.version(name)
+            found[key] = metadata.version(dist)
         except metadata.PackageNotFoundError:
-            versions[name.replace("-", "_")] = None
-    return versions
+            if key in _REQUIRED:
+                found[key] = NOT_INSTALLED
+    return tuple(found.items())
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of rlsens, Python and the libraries, recorded with every run and manifest.
+
+    The same keys in both places, so a record can be checked against its manifest.
+    """
+    return dict(_versions())
 
 
 def git_commit() -> str | None:
@@ -78,10 +99,8 @@ def gpu_models() -> list[str]:
 
 def collect() -> dict[str, object]:
     return {
-        "rlsens_version": rlsens.__version__,
+        **library_versions(),
         "git_commit": git_commit(),
-        "python": platform.python_version(),
-        **package_versions(),
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "cpu": cpu_model(),

@@ -6,7 +6,7 @@ boundaries (Ray workers return it to the driver) and is stored as one JSON file 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -15,6 +15,10 @@ import numpy as np
 from rlsens.spec import RunSpec
 
 STATUSES = ("ok", "diverged", "failed", "timeout")
+# Runs that ended on an error or on the time limit: `rlsens run --retry-failed` reruns them and
+# status and progress list them as failures. A diverged run is not among them: divergence is
+# an outcome of its configuration, which reruns would only reproduce.
+FAILED_STATUSES = ("failed", "timeout")
 RECORD_VERSION = 1
 
 
@@ -93,10 +97,9 @@ class RunResult:
         return cls(**fields)
 
 
-def curve_from_arrays(
-    steps: Sequence[int], returns: Sequence[Sequence[float]], lengths: Sequence[Sequence[int]]
-) -> list[Evaluation]:
-    return [
-        Evaluation(int(s), [float(r) for r in rs], [int(n) for n in ls])
-        for s, rs, ls in zip(steps, returns, lengths, strict=True)
-    ]
+
+def error_summary(error: str | None) -> str | None:
+    """The last non-blank line of an error: for a traceback, the exception and its message,
+    which is what a user scans a list of failures for. None when there is no error text."""
+    lines = [line.strip() for line in (error or "").splitlines() if line.strip()]
+    return lines[-1] if lines else None

@@ -17,6 +17,7 @@ from typing import TextIO
 from rlsens import provenance
 from rlsens.errors import StoreError
 from rlsens.plan import Plan
+from rlsens.record import FAILED_STATUSES
 from rlsens.store import (
     Manifest,
     ManifestPlan,
@@ -25,8 +26,7 @@ from rlsens.store import (
     ResultStore,
     suite_conflict,
 )
-
-FAILED_STATUSES = ("failed", "timeout")
+from rlsens.timestamp import now_utc
 
 
 @dataclass
@@ -62,7 +62,7 @@ def build_manifest(plan: Plan, previous: Manifest | None) -> Manifest:
             cells=[PlanCell(alg, env, ids) for alg, env, ids in plan.cells()],
             seed_roles=plan.seed_roles(),
         ),
-        provenance={**provenance.collect(), "started_at": provenance.now_utc()},
+        provenance={**provenance.collect(), "started_at": now_utc()},
         history=list(previous.history) if previous is not None else [],
     )
 
@@ -115,9 +115,11 @@ def run_plan(
     stream: TextIO | None = None,
 ) -> SweepOutcome:
     """Execute the runs of ``plan`` that ``store`` lacks, holding the store's write lock."""
-    from rlsens.execute import check_options, execute
+    from rlsens.execute import check_request, execute
 
-    check_options(backend, max_concurrent, max_retries)
+    # Before the store is touched: a bad option must not rewrite the manifest.
+    check_request(plan.runs, backend=backend, max_concurrent=max_concurrent,
+                  max_retries=max_retries)
     with store.lock():
         previous = claim_store(plan, store)
         planned_ids = [spec.run_id for spec in plan.runs]
@@ -157,7 +159,7 @@ def run_plan(
             stream=stream,
         )
 
-        finished = {**manifest.provenance, "finished_at": provenance.now_utc()}
+        finished = {**manifest.provenance, "finished_at": now_utc()}
         _write_final_manifest(store, replace(manifest, provenance=finished, history=[
             *manifest.history,
             {

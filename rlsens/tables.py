@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from rlsens.record import RunResult
+from rlsens.record import RunResult, error_summary
 from rlsens.spec import canonical_json
 
 HP_PREFIX = "hp."
@@ -46,15 +46,9 @@ def scalar(value: Any) -> Any:
     return canonical_json(value)
 
 
-def _error_summary(error: str | None) -> str | None:
-    if not error:
-        return None
-    lines = [line for line in error.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else None
-
-
 def run_row(result: RunResult) -> dict[str, Any]:
     spec = result.spec
+    error = error_summary(result.error)
     row: dict[str, Any] = {
         "run_id": result.run_id,
         "suite": spec.suite,
@@ -72,7 +66,7 @@ def run_row(result: RunResult) -> dict[str, Any]:
         "wall_time_s": result.wall_time_s,
         "steps_per_s": result.steps_per_s,
         "diverged_step": result.diverged_step,
-        "error": _error_summary(result.error),
+        "error": error[:300] if error else None,
         "device": result.device,
     }
     for name, value in spec.point.items():
@@ -125,11 +119,6 @@ def build_tables(results: Iterable[RunResult]) -> tuple[pd.DataFrame, pd.DataFra
     if len(curve_table):
         curve_table = curve_table.sort_values(["algorithm", "env_id", "run_id", "step"])
     return runs.reset_index(drop=True), curve_table.reset_index(drop=True)
-
-
-def hyperparameter_columns(runs: pd.DataFrame) -> list[str]:
-    """The searched hyperparameters present in a runs table (``hp.`` columns), prefix removed."""
-    return [c[len(HP_PREFIX) :] for c in runs.columns if c.startswith(HP_PREFIX)]
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")

@@ -9,12 +9,18 @@ workers need not import it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
 import socket
+import subprocess
+import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -107,3 +113,61 @@ def collecting_sink() -> tuple[list[RunResult], list[int], Callable[[RunResult],
         pids.append(os.getpid())
 
     return results, pids, sink
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def ray_head(env: Mapping[str, str] | None = None, num_cpus: int = 2) -> Iterator[str]:
+    """A Ray head started by `ray start --head` in its own process group; yields its address.
+
+    Only that process group is ended afterwards (never `ray stop`, which would end every Ray
+    instance of the machine). ``env`` is the environment of `ray start` (default: this one).
+    """
+    port = free_port()
+    temp_dir = tempfile.mkdtemp(prefix="rlsens-ext-", dir="/tmp")
+    ray_cli = Path(sys.executable).with_name("ray")
+    head = subprocess.Popen(
+        [
+            str(ray_cli),
+            "start",
+            "--head",
+            "--block",
+            "--node-ip-address=127.0.0.1",
+            f"--port={port}",
+            f"--num-cpus={num_cpus}",
+            "--include-dashboard=false",
+            f"--temp-dir={temp_dir}",
+            "--object-store-memory=100000000",
+        ],
+        env=dict(env) if env is not None else None,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: we end exactly what it started
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the head takes a few seconds to accept drivers
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and head.poll() is None, "head did not start"
+                time.sleep(0.5)
+        yield f"127.0.0.1:{port}"
+        assert head.poll() is None  # a cluster rlsens only connected to is still running
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
+        time.sleep(1)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGKILL)  # stragglers of that group, if any
+        shutil.rmtree(temp_dir, ignore_errors=True)

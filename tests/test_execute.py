@@ -273,7 +273,7 @@ def test_orphans_of_a_killed_driver_are_reaped(tmp_path) -> None:
     import subprocess
     import sys
 
-    from rlsens.execute.ray_backend import TEMP_PREFIX, reap_orphaned_instances
+    from rlsens.execute.ray_session import TEMP_PREFIX, reap_orphaned_instances
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

@@ -8,12 +8,9 @@ nodes it added. Nothing here uses ``ray stop``: only processes these tests start
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -167,12 +164,6 @@ def test_fractional_logical_gpus(cluster, tmp_path):
         assert result.device == f"cuda:{ids[0]}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 EXTERNAL_DRIVER = """
 import json, os, sys
 sys.path.insert(0, sys.argv[3])
@@ -193,35 +184,7 @@ print(json.dumps({"ok": summary.ok, "address": summary.address, "sink_pids": sor
 
 def test_external_head_started_with_ray_start(tmp_path):
     """A driver process connects to a head started by `ray start`, leaves it running."""
-    port = free_port()
-    temp_dir = tempfile.mkdtemp(prefix="rlsens-ext-", dir="/tmp")
-    ray_cli = Path(sys.executable).with_name("ray")
-    head = subprocess.Popen(
-        [
-            str(ray_cli),
-            "start",
-            "--head",
-            "--block",
-            "--node-ip-address=127.0.0.1",
-            f"--port={port}",
-            "--num-cpus=2",
-            "--include-dashboard=false",
-            f"--temp-dir={temp_dir}",
-            "--object-store-memory=100000000",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: we end exactly what it started
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:  # the head takes a few seconds to accept drivers
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                assert time.monotonic() < deadline and head.poll() is None, "head did not start"
-                time.sleep(0.5)
+    with helpers.ray_head() as address:
         script = tmp_path / "driver.py"
         script.write_text(EXTERNAL_DRIVER)
         calls = tmp_path / "calls"
@@ -230,7 +193,6 @@ def test_external_head_started_with_ray_start(tmp_path):
         # `ray start` turns on token auth when ~/.ray/auth_token exists; a driver given an
         # explicit address sends the token only with RAY_AUTH_MODE=token (users set it too).
         env = {**os.environ, "RAY_AUTH_MODE": "token", "PYTHONPATH": str(repo)}
-        address = f"127.0.0.1:{port}"
         done = subprocess.run(
             [sys.executable, str(script), address, str(calls), str(repo / "tests")],
             env=env,
@@ -244,15 +206,3 @@ def test_external_head_started_with_ray_start(tmp_path):
         assert out["ok"] == 4 and out["address"] == address
         assert out["sink_pids"] == [out["pid"]] and not out["connected_after"]
         assert sorted(helpers.calls(calls).values()) == [1, 1, 1, 1]
-        assert head.poll() is None  # the cluster we only connected to is still running
-    finally:
-        os.killpg(head.pid, signal.SIGTERM)
-        try:
-            head.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(head.pid, signal.SIGKILL)
-            head.wait()
-        time.sleep(1)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(head.pid, signal.SIGKILL)  # stragglers of that group, if any
-        shutil.rmtree(temp_dir, ignore_errors=True)

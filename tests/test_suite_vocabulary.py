@@ -18,8 +18,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.noise import ActionNoise
 
 from rlsens.suite.hyperparameters import accepted, check_value
-from rlsens.trainer import translate
-from rlsens.trainer.build import action_noise, make_train_env
+from rlsens.trainer.build import action_noise, make_train_env, translate
 from rlsens.vocabulary import (
     ACTIVATIONS,
     ALGORITHM_CLASSES,

@@ -11,12 +11,12 @@ from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.vec_env import VecNormalize
 
+from rlsens.provenance import library_versions
 from rlsens.spec import EvalProtocol, RunSpec, eval_episode_seeds
-from rlsens.trainer import library_versions, translate
-from rlsens.trainer.build import action_noise, make_train_env
+from rlsens.trainer.build import action_noise, make_train_env, translate
 from rlsens.trainer.evaluation import Evaluator, evaluation_steps, run_episodes
 from rlsens.trainer.guards import Diverged, all_finite, check_model
-from rlsens.trainer.run import resolve_device
+from rlsens.trainer.placement import resolve_device
 from rlsens.vocabulary import algorithm_class
 
 
@@ -145,7 +145,7 @@ def test_device_resolution() -> None:
 
 def test_library_versions() -> None:
     versions = library_versions()
-    for key in ("python", "rlsens", "torch", "stable_baselines3", "gymnasium", "numpy"):
+    for key in ("python", "rlsens_version", "torch", "stable_baselines3", "gymnasium", "numpy"):
         assert versions[key]
 
 

@@ -1,4 +1,4 @@
-"""Real (tiny) training runs through ``rlsens.trainer.train``: records, statuses, determinism."""
+"""Real (tiny) runs through ``rlsens.trainer.run.train``: records, statuses, determinism."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import pytest
 
 from rlsens.record import RunResult
 from rlsens.spec import EvalProtocol, Resources, RunSpec
-from rlsens.trainer import evaluation, train
+from rlsens.trainer import evaluation
 from rlsens.trainer.evaluation import evaluation_steps
+from rlsens.trainer.run import train
 
 pytestmark = pytest.mark.slow
 
@@ -226,7 +227,7 @@ def test_evaluation_does_not_perturb_training() -> None:
 _SUBPROCESS = """
 import json, sys
 from rlsens.spec import RunSpec
-from rlsens.trainer import train
+from rlsens.trainer.run import train
 spec = RunSpec.from_dict(json.loads(sys.argv[1]))
 print(json.dumps([[e.step, e.returns, e.lengths] for e in train(spec).curve]))
 """

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TextIO
 
-from rlsens.errors import UsageError
+from rlsens.execute.checks import BACKENDS, check_fits, check_request
 from rlsens.execute.common import (
     ExecutionSummary,
     RunFn,
@@ -25,19 +25,7 @@ from rlsens.execute.common import (
 from rlsens.execute.progress import Progress
 from rlsens.spec import RunSpec
 
-BACKENDS = ("ray", "serial")
-
-__all__ = ["BACKENDS", "ExecutionSummary", "check_options", "execute"]
-
-
-def check_options(backend: str, max_concurrent: int | None, max_retries: int) -> None:
-    """Refuse options ``execute`` cannot honour; callers run it before touching a store."""
-    if backend not in BACKENDS:
-        raise UsageError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    if max_concurrent is not None and max_concurrent < 1:
-        raise UsageError(f"max_concurrent must be at least 1, got {max_concurrent}")
-    if max_retries < 0:
-        raise UsageError(f"max_retries must be 0 or more, got {max_retries}")
+__all__ = ["BACKENDS", "ExecutionSummary", "check_request", "execute"]
 
 
 def execute(
@@ -54,7 +42,7 @@ def execute(
 ) -> ExecutionSummary:
     """Run every spec once (repeated run ids run once) and sink each result as it finishes.
 
-    ``run_fn`` defaults to ``rlsens.trainer.train``, imported where the run executes; it is
+    ``run_fn`` defaults to ``rlsens.trainer.run.train``, imported where the run executes; it is
     called as ``run_fn(spec, device=...)`` if it takes a ``device`` argument, else
     ``run_fn(spec)``. ``address`` (or ``RAY_ADDRESS``) selects an existing Ray cluster; without
     it a private local instance is started and stopped. ``max_concurrent`` bounds the runs in
@@ -66,7 +54,7 @@ def execute(
     summary has ``interrupted=True`` and the unfinished run ids in ``not_run``. If ``sink``
     raises, running runs are cancelled and the exception propagates.
     """
-    check_options(backend, max_concurrent, max_retries)
+    check_request(specs, backend=backend, max_concurrent=max_concurrent, max_retries=max_retries)
     specs = unique_specs(specs)
     out = stream if stream is not None else sys.stderr
     started = time.monotonic()
@@ -88,9 +76,14 @@ def execute(
                     specs, sink, run_fn=run_fn, make_progress=make_progress
                 )
             else:
-                from rlsens.execute.ray_backend import ray_session, run_ray
+                import ray
 
-                with ray_session(address) as where:
+                from rlsens.execute.ray_backend import run_ray
+                from rlsens.execute.ray_session import ray_session
+
+                with ray_session(address, out) as where:
+                    if where == "local":
+                        check_fits(specs, ray.cluster_resources())
                     counts, done, interrupted = run_ray(
                         specs,
                         sink,

@@ -14,11 +14,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 from rlsens.record import STATUSES, RunResult
 from rlsens.spec import RunSpec
+from rlsens.timestamp import now_utc
 
 RunFn = Callable[..., RunResult]
 Sink = Callable[[RunResult], None]
@@ -77,7 +77,7 @@ def unique_specs(specs: Sequence[RunSpec]) -> list[RunSpec]:
 
 def default_run_fn() -> RunFn:
     """The trainer, imported only where a run executes (workers need not import it eagerly)."""
-    from rlsens.trainer import train
+    from rlsens.trainer.run import train
 
     return train
 
@@ -98,24 +98,9 @@ def call_run_fn(run_fn: RunFn | None, spec: RunSpec, device: str) -> RunResult:
     return fn(spec)
 
 
-def set_torch_threads(cpus: float) -> None:
-    """One torch thread per requested CPU: oversubscription is the main cost of fan-out.
-
-    Ray sets ``OMP_NUM_THREADS`` for a task, but torch may already have been imported by the
-    worker, so the thread count is set explicitly as well.
-    """
-    import torch
-
-    torch.set_num_threads(max(1, int(cpus)))
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat()
-
-
 def failed_result(spec: RunSpec, error: str, status: str = "failed") -> RunResult:
     """A record for a run that produced no result of its own (it raised, or its worker died)."""
-    stamp = now_iso()
+    stamp = now_utc()
     return RunResult(
         spec=spec,
         status=status,

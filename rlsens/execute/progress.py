@@ -13,7 +13,7 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from typing import TextIO
 
-from rlsens.record import RunResult
+from rlsens.record import FAILED_STATUSES, RunResult, error_summary
 from rlsens.spec import RunSpec
 
 PLAIN_INTERVAL_S = 30.0
@@ -35,8 +35,8 @@ def format_duration(seconds: float | None) -> str:
 
 def failure_reason(result: RunResult) -> str:
     """Status plus the last line of the error: what a user scans a list of failures for."""
-    lines = [line for line in (result.error or "").strip().splitlines() if line.strip()]
-    return f"{result.status}: {lines[-1].strip()}" if lines else result.status
+    summary = error_summary(result.error)
+    return f"{result.status}: {summary}" if summary else result.status
 
 
 def run_label(spec: RunSpec) -> str:
@@ -72,11 +72,11 @@ class ProgressState:
         self.remaining_steps -= budget
         self.counts[result.status] += 1
         self.done_runs += 1
-        if result.status in ("ok", "diverged"):
+        if result.status not in FAILED_STATUSES:
             # Runs that crashed early say nothing about how long a full run takes.
             self.done_seconds += duration
             self.done_steps += budget
-        if result.status in ("failed", "timeout"):
+        else:
             self.failures.append(f"{run_label(result.spec)}: {failure_reason(result)}")
 
     @property
@@ -154,7 +154,7 @@ class Progress:
 
     def finished(self, result: RunResult) -> None:
         self.state.finished(result)
-        if self.enabled and self.live is None and result.status in ("failed", "timeout"):
+        if self.enabled and self.live is None and result.status in FAILED_STATUSES:
             self._print(f"{run_label(result.spec)}: {failure_reason(result)}")
         self.refresh()
 

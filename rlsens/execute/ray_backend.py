@@ -16,33 +16,20 @@ Fault model:
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-import shutil
-import signal
 import socket
-import tempfile
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ray
 from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 
-import rlsens
-from rlsens.errors import UsageError
-from rlsens.execute.common import RunFn, Sink, call_run_fn, failed_result, set_torch_threads
+from rlsens.execute.common import RunFn, Sink, call_run_fn, failed_result
 from rlsens.execute.progress import Progress
 from rlsens.record import RunResult
 from rlsens.spec import RunSpec
+from rlsens.trainer.placement import resolve_device, set_torch_threads
 
-OBJECT_STORE_BYTES = 150 * 2**20  # results are small dicts; Ray's default would take 30 % of RAM
-PROBE_TIMEOUT_S = 5.0
-TEMP_ROOT = "/tmp"
-TEMP_PREFIX = "rlsens-ray-"
 WAIT_TIMEOUT_S = 1.0  # how often the driver wakes up to refresh progress and notice Ctrl-C
 
 
@@ -50,7 +37,7 @@ def run_task(spec: RunSpec, run_fn: RunFn | None) -> RunResult:
     """Body of the Ray task: pin threads, choose the device Ray assigned, call the run function."""
     gpu_ids = [str(i) for i in ray.get_runtime_context().get_accelerator_ids().get("GPU", [])]
     set_torch_threads(spec.resources.cpus)
-    result = call_run_fn(run_fn, spec, "cuda" if gpu_ids else "cpu")
+    result = call_run_fn(run_fn, spec, resolve_device(spec, assigned_gpus=gpu_ids))
     if not isinstance(result, RunResult):
         raise TypeError(f"run function returned {type(result).__name__}, not RunResult")
     if gpu_ids:
@@ -61,155 +48,6 @@ def run_task(spec: RunSpec, run_fn: RunFn | None) -> RunResult:
 
 
 _remote_task = ray.remote(run_task)
-
-
-@contextmanager
-def ray_session(address: str | None) -> Iterator[str]:
-    """Make sure this process is connected to Ray; yields a description of the cluster.
-
-    Precedence: an existing connection of this process (used as is, left open) -> ``address``
-    or ``RAY_ADDRESS`` (connect, disconnect at the end, never stop that cluster) -> a private
-    local instance sized to this machine (started here, shut down and its files removed at
-    the end).
-    """
-    if ray.is_initialized():
-        yield "existing connection"
-        return
-    quiet: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
-    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(rlsens.__file__)))
-    target = address or os.environ.get("RAY_ADDRESS")
-    if target:
-        # Ship this rlsens to the cluster so workers run the driver's code, installed or not.
-        code = {"py_modules": [os.path.dirname(os.path.abspath(rlsens.__file__))]}
-        hint = "check the address (host:port of the head node's GCS) and that the cluster is up"
-        gcs = _host_port(target)
-        if gcs:
-            _probe(*gcs, f"connecting to the Ray cluster at {target}", hint)
-        _init(
-            lambda: ray.init(address=target, runtime_env=code, **quiet),
-            f"connecting to the Ray cluster at {target}",
-            hint,
-        )
-        try:
-            yield target
-        finally:
-            ray.shutdown()  # a driver's shutdown only disconnects from a cluster it did not start
-        return
-    _check_loopback()
-    reap_orphaned_instances()
-    # Short (Ray puts sockets here) and named after this driver, for reap_orphaned_instances.
-    temp_dir = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-", dir=TEMP_ROOT)
-    try:
-        _init(
-            lambda: ray.init(
-                address="local",
-                num_cpus=os.cpu_count(),
-                include_dashboard=False,
-                object_store_memory=OBJECT_STORE_BYTES,
-                _node_ip_address="127.0.0.1",
-                _temp_dir=temp_dir,
-                # Workers import the same rlsens as this process, even from a source checkout.
-                runtime_env={"env_vars": {"PYTHONPATH": _pythonpath(package_dir)}},
-                **quiet,
-            ),
-            "starting a local Ray instance",
-            "use --backend serial to run without Ray",
-        )
-        try:
-            yield "local"
-        finally:
-            ray.shutdown()
-    finally:
-        shutil.rmtree(temp_dir, ignore_errors=True)
-
-
-def reap_orphaned_instances(root: str = TEMP_ROOT) -> int:
-    """Stop what the private Ray instance of a killed driver left running; returns how many.
-
-    A driver killed with SIGKILL cannot shut its local instance down. Ray's core processes
-    notice and exit, but some agents are orphaned and hold ~80 MB each, sweep after sweep.
-    The instance's temp dir names its driver's pid; once that pid is gone, every process that
-    still has a file open under the dir (or names it on its command line) belongs to the
-    orphaned instance. Linux only (reads /proc); elsewhere nothing is done.
-    """
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return 0
-    stale = []
-    for folder in Path(root).glob(f"{TEMP_PREFIX}*-*"):
-        pid = folder.name[len(TEMP_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not (proc / pid).exists():
-            stale.append(str(folder))
-    killed = 0
-    if stale:
-        for entry in proc.iterdir():
-            if entry.name.isdigit() and int(entry.name) != os.getpid() and _uses(entry, stale):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(int(entry.name), signal.SIGKILL)
-                    killed += 1
-    for folder in stale:
-        shutil.rmtree(folder, ignore_errors=True)
-    return killed
-
-
-def _uses(process: Path, folders: list[str]) -> bool:
-    try:
-        cmdline = (process / "cmdline").read_bytes().decode(errors="replace")
-        if any(folder in cmdline for folder in folders):
-            return True
-        for fd in (process / "fd").iterdir():
-            with contextlib.suppress(OSError):
-                if os.readlink(fd).startswith(tuple(folders)):
-                    return True
-    except OSError:
-        return False
-    return False
-
-
-def _pythonpath(first: str) -> str:
-    rest = os.environ.get("PYTHONPATH")
-    return os.pathsep.join([first, rest]) if rest else first
-
-
-def _init(init: Callable[[], Any], what: str, hint: str) -> None:
-    try:
-        init()
-    except ConnectionError as exc:
-        raise UsageError(f"{what} failed: {exc}; {hint}") from exc
-
-
-def _probe(host: str, port: int, what: str, hint: str) -> None:
-    """Fail fast if ``host:port`` does not accept TCP connections.
-
-    ``ray.init`` retries an unreachable GCS (or a down loopback interface) for minutes inside
-    native code, where no Python timeout can interrupt it; a plain socket check catches those
-    cases in seconds with a message that says what to fix.
-    """
-    try:
-        with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_S):
-            pass
-    except OSError as exc:
-        raise UsageError(f"{what}: cannot reach {host}:{port} ({exc}); {hint}") from exc
-
-
-def _check_loopback() -> None:
-    """Ray needs 127.0.0.1; without it ``ray.init`` hangs instead of failing."""
-    hint = "bring the loopback interface up (ip link set lo up) or use --backend serial"
-    try:
-        with socket.create_server(("127.0.0.1", 0)) as server:
-            _probe("127.0.0.1", server.getsockname()[1], "starting a local Ray instance", hint)
-    except OSError as exc:
-        raise UsageError(
-            f"starting a local Ray instance: 127.0.0.1 is not usable ({exc}); {hint}"
-        ) from exc
-
-
-def _host_port(address: str) -> tuple[str, int] | None:
-    """``host:port`` of a GCS address; None for forms Ray resolves itself (auto, ray://)."""
-    if "://" in address or address in ("auto", "local"):
-        return None
-    host, sep, port = address.rpartition(":")
-    return (host, int(port)) if sep and host and port.isdigit() else None
 
 
 def capacity(specs: Sequence[RunSpec]) -> int:

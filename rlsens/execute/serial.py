@@ -11,16 +11,11 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from rlsens.execute.common import (
-    RunFn,
-    Sink,
-    call_run_fn,
-    failed_result,
-    set_torch_threads,
-)
+from rlsens.execute.common import RunFn, Sink, call_run_fn, failed_result
 from rlsens.execute.progress import Progress
 from rlsens.record import RunResult
 from rlsens.spec import RunSpec
+from rlsens.trainer.placement import resolve_device, set_torch_threads
 
 
 def run_serial(
@@ -40,7 +35,7 @@ def run_serial(
     try:
         for spec in specs:
             progress.started(spec)
-            device = "cuda" if spec.resources.gpus > 0 and torch.cuda.is_available() else "cpu"
+            device = resolve_device(spec)
             set_torch_threads(spec.resources.cpus)
             try:
                 result = call_run_fn(run_fn, spec, device)

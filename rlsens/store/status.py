@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from rlsens.errors import StoreError
+from rlsens.record import FAILED_STATUSES, error_summary
 from rlsens.store.results import ResultStore
-from rlsens.tables import _error_summary
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,10 @@ def store_status(store: ResultStore) -> StoreStatus:
                 remaining += 1
                 continue
             result = store.read(rid)
-            if result.status in ("failed", "timeout"):
+            if result.status in FAILED_STATUSES:
                 failed += 1
                 failures.append(FailedRun(rid, cell.algorithm, cell.env_id, result.spec.seed,
-                                          result.status, _error_summary(result.error) or ""))
+                                          result.status, error_summary(result.error) or ""))
             else:
                 done += 1
         cells.append(CellStatus(cell.algorithm, cell.env_id, done, failed, remaining))

@@ -6,57 +6,25 @@ Ray worker, a test) gets a ``RunResult`` back, and never an exception caused by 
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
-import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
+from rlsens.provenance import library_versions
 from rlsens.record import Evaluation, RunResult
 from rlsens.spec import RunSpec
+from rlsens.timestamp import now_utc
 from rlsens.trainer.build import action_noise, make_train_env, translate
 from rlsens.trainer.evaluation import Evaluator, evaluation_steps
 from rlsens.trainer.guards import Diverged, RunCallback, TimedOut, check_model
-from rlsens.trainer.versions import library_versions
+from rlsens.trainer.placement import resolve_device, set_torch_threads
 from rlsens.vocabulary import algorithm_class
-
-_interop_threads_set = False
-
-
-def _set_threads(cpus: float) -> None:
-    """One torch thread per requested CPU.
-
-    Torch's default (all cores) collapses 3-12x as soon as two runs share the cores, because
-    OpenMP workers spin-wait. The inter-op pool size can be set only once per process and
-    only before any parallel work, so it is set on the first run and left alone afterwards.
-    """
-    global _interop_threads_set
-    threads = max(1, int(cpus))
-    torch.set_num_threads(threads)
-    if not _interop_threads_set:
-        _interop_threads_set = True
-        # Fails if the process already ran parallel torch work; its pool then stays as it is.
-        with contextlib.suppress(RuntimeError):
-            torch.set_num_interop_threads(threads)
-
-
-def resolve_device(spec: RunSpec, device: str | None) -> str:
-    if device is not None:
-        return device
-    if spec.resources.gpus > 0 and torch.cuda.is_available():
-        return "cuda"
-    return "cpu"
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 @dataclass
@@ -74,7 +42,7 @@ class _Progress:
 
 
 def _run(spec: RunSpec, device: str, progress: _Progress, start: float) -> None:
-    _set_threads(spec.resources.cpus)
+    set_torch_threads(spec.resources.cpus)
     set_random_seed(spec.seed, using_cuda=device.startswith("cuda"))
     translation = translate(spec.hyperparameters)
     cls = algorithm_class(spec.algo_class)
@@ -128,7 +96,7 @@ def train(spec: RunSpec, device: str | None = None) -> RunResult:
     ``timeout`` (``resources.timeout_s`` passed) or ``failed`` (any other exception; its
     traceback in ``error``). In every case the curve evaluated so far is kept.
     """
-    started_at = _now()
+    started_at = now_utc()
     start = time.monotonic()
     resolved = resolve_device(spec, device)
     progress = _Progress()
@@ -156,5 +124,5 @@ def train(spec: RunSpec, device: str | None = None) -> RunResult:
         device=resolved,
         host=socket.gethostname(),
         started_at=started_at,
-        finished_at=_now(),
+        finished_at=now_utc(),
     )
