@@ -43,7 +43,9 @@ def test_unknown_trainer_is_refused() -> None:
 def test_record_carries_the_trainer_and_round_trips() -> None:
     result = RunResult.from_dict(_reference_record())
     assert result.to_dict()["trainer"] == "sb3"
-    population = dataclasses.replace(result, spec=dataclasses.replace(result.spec, trainer="population"))
+    population = dataclasses.replace(
+        result, spec=dataclasses.replace(result.spec, trainer="population")
+    )
     data = json.loads(json.dumps(population.to_dict()))
     assert data["trainer"] == "population"
     back = RunResult.from_dict(data)
