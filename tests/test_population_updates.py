@@ -11,12 +11,15 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 import torch
+from gymnasium import spaces
 from stable_baselines3 import TD3
+from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.type_aliases import ReplayBufferSamples
 
 from rlsens.spec import EvalProtocol, RunSpec
 from rlsens.trainer.population.members import Member, build_member
 from rlsens.trainer.population.offpolicy import Batch, SACNetworks, TD3Networks
+from rlsens.trainer.population.ppo import PPONetworks, Rollouts, gae
 from rlsens.trainer.population.stacked import StackedMLP
 
 ATOL = 1e-6
@@ -194,3 +197,106 @@ def test_members_start_from_sb3_initialisation(built: list[Member]) -> None:
         assert_member_equals(nets.actor, i, fresh.actor.mu)
         assert_member_equals(nets.critics.online[1], i, fresh.critic.q_networks[1])
     assert not torch.equal(nets.actor.weights[0][0], nets.actor.weights[0][1])
+
+
+PPO_STEPS, PPO_BATCH, PPO_EPOCHS = 32, 8, 3
+PPO_MEMBERS = [
+    dict(learning_rate=3e-4, clip_range=0.2, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5),
+    dict(learning_rate=2e-3, clip_range=0.1, ent_coef=0.01, vf_coef=0.8, max_grad_norm=0.05),
+    dict(learning_rate=1e-3, clip_range=0.3, ent_coef=0.02, vf_coef=0.3, max_grad_norm=1.0),
+]
+
+
+def ppo_rollouts(members: list[Member], generator: torch.Generator) -> Rollouts:
+    m, n = len(members), PPO_STEPS
+    obs = torch.randn((m, n, OBS), generator=generator)
+    actions = torch.randn((m, n, ACT), generator=generator)
+    values, log_probs = [], []
+    with torch.no_grad():
+        for j, member in enumerate(members):
+            v, lp, _ = member.model.policy.evaluate_actions(obs[j], actions[j])
+            values.append(v.flatten())
+            log_probs.append(lp)
+    advantages = torch.randn((m, n), generator=generator)
+    returns = torch.randn((m, n), generator=generator)
+    return Rollouts(obs, actions, torch.stack(values), torch.stack(log_probs), advantages, returns)
+
+
+def fill_rollout_buffer(model: object, rollouts: Rollouts, i: int) -> None:
+    buffer = model.rollout_buffer  # type: ignore[attr-defined]
+    for name in ("observations", "actions", "values", "log_probs", "advantages", "returns"):
+        values = getattr(rollouts, name)[i].numpy()
+        getattr(buffer, name)[:] = values.reshape(getattr(buffer, name).shape)
+    buffer.full = True
+    buffer.generator_ready = False
+
+
+@pytest.mark.parametrize(
+    ("clip_range_vf", "target_kl"), [(None, None), (0.15, None), (None, 2e-5)]
+)
+def test_ppo_update_matches_sb3(
+    built: list[Member], monkeypatch: pytest.MonkeyPatch, clip_range_vf: object, target_kl: object
+) -> None:
+    structure = dict(n_steps=PPO_STEPS, batch_size=PPO_BATCH, n_epochs=PPO_EPOCHS)
+    configs = [dict(c, clip_range_vf=clip_range_vf) for c in PPO_MEMBERS]
+    i = 1
+    configs[i]["target_kl"] = target_kl
+    specs = [run_spec("PPO", 30 + j, **structure, **c) for j, c in enumerate(configs)]
+    members = build(built, specs)
+    reference = build(built, [specs[i]])[0].model
+    nets = PPONetworks([m.model for m in members], "cpu")
+    generator = torch.Generator().manual_seed(2)
+    rollouts = ppo_rollouts(members, generator)
+    orders = np.random.default_rng(3)
+    permutations = [np.stack([orders.permutation(PPO_STEPS) for _ in members]) for _ in range(3)]
+
+    fill_rollout_buffer(reference, rollouts, i)
+    queue = iter(p[i] for p in permutations)
+    monkeypatch.setattr(np.random, "permutation", lambda n: next(queue))
+    reference.train()
+    monkeypatch.undo()
+
+    alive = np.ones(len(members), dtype=bool)
+    assert bool(nets.update(rollouts, permutations, 1.0, alive).all())
+
+    minibatches = PPO_EPOCHS * PPO_STEPS // PPO_BATCH
+    if target_kl is None:
+        assert nets.optimizer.steps.tolist() == [minibatches] * 3
+    else:
+        assert 0 < nets.optimizer.steps[i] < minibatches
+        assert (
+            nets.optimizer.steps[i] == reference.policy.optimizer.state_dict()["state"][0]["step"]
+        )
+    policy = reference.policy
+    assert_differs(nets.pi, i, members[i].model.policy.mlp_extractor.policy_net)
+    assert_member_equals(nets.pi, i, policy.mlp_extractor.policy_net)
+    assert_member_equals(nets.vf, i, policy.mlp_extractor.value_net)
+    assert_member_equals(nets.action_net, i, [policy.action_net])
+    assert_member_equals(nets.value_net, i, [policy.value_net])
+    torch.testing.assert_close(
+        nets.log_std[i, 0].detach(), policy.log_std.detach(), rtol=0, atol=ATOL
+    )
+
+
+def test_gae_matches_sb3_rollout_buffer() -> None:
+    rng = np.random.default_rng(4)
+    n, gammas, lambdas = 20, [0.99, 0.9, 0.95], [0.95, 0.8, 1.0]
+    rewards = rng.normal(size=(n, 3)).astype(np.float32)
+    values = rng.normal(size=(n, 3)).astype(np.float32)
+    starts = (rng.random((n, 3)) < 0.2).astype(np.float32)
+    last_values = rng.normal(size=3).astype(np.float32)
+    dones = np.array([True, False, True])
+    gamma = np.array([np.float32(g) for g in gammas])
+    gamma_lambda = np.array([np.float32(g * lam) for g, lam in zip(gammas, lambdas, strict=True)])
+    advantages, returns = gae(rewards, values, starts, last_values, dones, gamma, gamma_lambda)
+    box = spaces.Box(-1, 1, (1,))
+    for j in range(3):
+        buffer = RolloutBuffer(n, box, box, gamma=gammas[j], gae_lambda=lambdas[j], n_envs=1)
+        buffer.rewards[:, 0], buffer.values[:, 0], buffer.episode_starts[:, 0] = (
+            rewards[:, j],
+            values[:, j],
+            starts[:, j],
+        )
+        buffer.compute_returns_and_advantage(torch.tensor(last_values[j : j + 1]), dones[j : j + 1])
+        np.testing.assert_array_equal(advantages[:, j], buffer.advantages[:, 0])
+        np.testing.assert_array_equal(returns[:, j], buffer.returns[:, 0])
