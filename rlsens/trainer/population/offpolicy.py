@@ -504,9 +504,7 @@ class OffPolicyLoop:
                         if terminal is not None:
                             next_obs[i] = np.asarray(terminal).reshape(-1)
                 num_timesteps += 1
-                progress.after_env_step(
-                    num_timesteps, actions[alive], new_obs[alive], rewards[alive]
-                )
+                progress.after_env_step(num_timesteps, actions, new_obs, rewards)
                 self.buffers.add(
                     np.nan_to_num(obs),
                     np.nan_to_num(next_obs),

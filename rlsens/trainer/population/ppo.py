@@ -271,9 +271,7 @@ class PPOLoop:
                         bootstrap[i] = True
                         truncated[i] = np.asarray(terminal).reshape(-1)
                 num_timesteps += 1
-                progress.after_env_step(
-                    num_timesteps, clipped[alive], new_obs[alive], rewards[alive]
-                )
+                progress.after_env_step(num_timesteps, clipped, new_obs, rewards)
                 if bootstrap.any():
                     terminal_values = self.networks.values(self._tensor(truncated))
                     added = torch.as_tensor(rewards) + self.gamma_t * terminal_values

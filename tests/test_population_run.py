@@ -1,0 +1,147 @@
+"""train_group: members are runs (records, statuses, evaluations), deterministic, isolated."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from rlsens.record import STATUSES, RunResult
+from rlsens.spec import EvalProtocol, Resources, RunSpec
+from rlsens.store import ResultStore
+from rlsens.trainer.population import group_key, supports, train_group
+
+EVAL = EvalProtocol(every=300, episodes=2, final=1)
+
+
+def run_spec(algo_class: str, seed: int, budget: int = 600, **hps: object) -> RunSpec:
+    return RunSpec(
+        suite="t",
+        algorithm=algo_class.lower(),
+        algo_class=algo_class,
+        env_id="Pendulum-v1",
+        hyperparameters={"net_arch": [8, 8], **hps},
+        seed=seed,
+        budget=budget,
+        eval=EVAL,
+        trainer="population",
+    )
+
+
+DDPG = dict(
+    learning_starts=100, batch_size=32, buffer_size=1000, noise_type="normal", noise_std=0.1
+)
+
+
+def curves(results: list[RunResult]) -> list[list[tuple[int, list[float], list[int]]]]:
+    return [[(e.step, e.returns, e.lengths) for e in r.curve] for r in results]
+
+
+def test_ddpg_group_is_deterministic_and_records_validate(tmp_path) -> None:
+    specs = [
+        run_spec("DDPG", 0, learning_rate=1e-3, tau=0.005, **DDPG),
+        run_spec(
+            "DDPG", 1, learning_rate=3e-3, tau=0.02, **dict(DDPG, noise_type="ornstein-uhlenbeck")
+        ),
+    ]
+    first = train_group(specs)
+    second = train_group(specs)
+    assert [r.status for r in first] == ["ok", "ok"], [r.error for r in first]
+    assert curves(first) == curves(second)
+    assert curves(first)[0] != curves(first)[1]
+    store = ResultStore(tmp_path)
+    for spec, result in zip(specs, first, strict=True):
+        assert result.spec is spec and result.trainer == "population"
+        assert [e.step for e in result.curve] == [300, 600]
+        assert result.steps == 600 and result.status in STATUSES
+        assert all(len(e.returns) == EVAL.episodes for e in result.curve)
+        store.write(result)
+        back = store.read(spec.run_id)
+        assert json.dumps(back.to_dict(), sort_keys=True) == json.dumps(
+            result.to_dict(), sort_keys=True
+        )
+
+
+def test_member_is_independent_of_its_group() -> None:
+    """A member's curve is a function of its spec: the same alone and among others."""
+    spec = run_spec("TD3", 5, learning_rate=1e-3, **DDPG)
+    others = [run_spec("TD3", s, learning_rate=2e-3, **DDPG) for s in (6, 7)]
+    alone = train_group([spec])
+    among = train_group([others[0], spec, others[1]])
+    assert curves(alone)[0] == curves(among)[1]
+
+
+def test_diverging_member_is_masked_without_touching_the_others() -> None:
+    healthy = [run_spec("DDPG", s, learning_rate=1e-3, **DDPG) for s in (2, 3)]
+    bad = run_spec("DDPG", 4, learning_rate=1e30, **DDPG)
+    results = train_group([healthy[0], bad, healthy[1]])
+    assert [r.status for r in results] == ["ok", "diverged", "ok"]
+    diverged = results[1]
+    assert diverged.diverged_step is not None and 100 < diverged.diverged_step <= 600
+    assert f"at step {diverged.diverged_step}" in (diverged.error or "")
+    assert diverged.steps == diverged.diverged_step
+    assert len(diverged.curve) < 2
+    reference = train_group(healthy)
+    assert curves([results[0], results[2]]) == curves(reference)
+
+
+@pytest.mark.parametrize("algo_class", ["SAC", "PPO"])
+def test_sac_and_ppo_groups_train(algo_class: str) -> None:
+    if algo_class == "SAC":
+        hps = [
+            dict(learning_starts=100, batch_size=32, buffer_size=1000, learning_rate=lr)
+            for lr in (1e-3, 3e-3)
+        ]
+    else:
+        hps = [
+            dict(n_steps=128, batch_size=32, n_epochs=2, learning_rate=lr, clip_range="lin_0.2")
+            for lr in (3e-4, 1e-3)
+        ]
+    specs = [run_spec(algo_class, j, **h) for j, h in enumerate(hps)]
+    results = train_group(specs)
+    assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
+    assert curves(results) == curves(train_group(specs))
+    steps = 640 if algo_class == "PPO" else 600  # PPO finishes its last rollout, as SB3 does
+    assert [r.steps for r in results] == [steps, steps]
+
+
+def test_supports_names_what_falls_back_to_sb3() -> None:
+    assert supports(run_spec("DDPG", 0, **DDPG)) is None
+    assert supports(run_spec("PPO", 0, n_steps=64)) is None
+    assert "A2C" in (supports(run_spec("A2C", 0)) or "")
+    assert "n_envs" in (supports(run_spec("PPO", 0, n_envs=4)) or "")
+    assert "normalize" in (supports(run_spec("PPO", 0, normalize=True)) or "")
+    assert "use_sde" in (supports(run_spec("SAC", 0, use_sde=True)) or "")
+    assert "activation_fn" in (supports(run_spec("PPO", 0, activation_fn="elu")) or "")
+    assert "episodes" in (supports(run_spec("TD3", 0, train_freq=[1, "episode"])) or "")
+    cartpole = dataclasses.replace(run_spec("PPO", 0), env_id="CartPole-v1")
+    assert "Box" in (supports(cartpole) or "")
+
+
+def test_group_key_splits_on_structure_only() -> None:
+    base = run_spec("DDPG", 0, learning_rate=1e-3, **DDPG)
+    same = [
+        dataclasses.replace(base, seed=9),
+        run_spec("DDPG", 0, learning_rate=5e-3, tau=0.1, gamma=0.9, **dict(DDPG, noise_std=0.3)),
+        dataclasses.replace(base, resources=Resources(cpus=2)),
+    ]
+    different = [
+        run_spec("DDPG", 0, learning_rate=1e-3, **dict(DDPG, batch_size=64)),
+        run_spec("DDPG", 0, learning_rate=1e-3, net_arch=[16, 16], **DDPG),
+        run_spec("DDPG", 0, learning_rate=1e-3, budget=900, **DDPG),
+        dataclasses.replace(base, env_id="MountainCarContinuous-v0"),
+        run_spec("TD3", 0, learning_rate=1e-3, **DDPG),
+    ]
+    assert all(group_key(s) == group_key(base) for s in same)
+    assert all(group_key(s) != group_key(base) for s in different)
+    explicit_default = run_spec("PPO", 0, n_steps=2048)
+    assert group_key(explicit_default) == group_key(run_spec("PPO", 0))
+
+
+def test_train_group_refuses_a_badly_formed_group() -> None:
+    ddpg = run_spec("DDPG", 0, **DDPG)
+    with pytest.raises(ValueError, match="separate groups"):
+        train_group([ddpg, run_spec("DDPG", 1, **dict(DDPG, batch_size=64))])
+    with pytest.raises(ValueError, match="trainer 'sb3'"):
+        train_group([dataclasses.replace(ddpg, trainer="sb3")])
