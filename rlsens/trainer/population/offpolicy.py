@@ -27,6 +27,7 @@ from stable_baselines3.common.type_aliases import TrainFrequencyUnit
 from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
 
 from rlsens.trainer.population.adam import BatchedAdam
+from rlsens.trainer.population.envs import LockstepEnvs
 from rlsens.trainer.population.members import Member
 from rlsens.trainer.population.progress import GroupProgress
 from rlsens.trainer.population.stacked import Polyak, StackedMLP, member_shape, per_member
@@ -480,29 +481,21 @@ class OffPolicyLoop:
             self.progress.record_losses(finite)
 
     def learn(self) -> None:
-        m = len(self.members)
-        envs = [model.env for model in self.models]
-        obs = np.concatenate([env.reset() for env in envs]).reshape(m, self.obs_dim)  # type: ignore[union-attr]
+        envs = LockstepEnvs([model.env for model in self.models])  # type: ignore[misc]
+        obs = envs.reset()
         num_timesteps = 0
         progress = self.progress
         while num_timesteps < self.total and progress.any_alive:
             for _ in range(self.train_freq):
                 actions, buffer_actions = self._sample_action(obs, num_timesteps)
-                new_obs = obs.copy()
-                next_obs = obs.copy()
-                rewards = np.zeros(m, dtype=np.float32)
-                dones = np.zeros(m, dtype=bool)
-                timeouts = np.zeros(m, dtype=bool)
-                alive = np.flatnonzero(progress.alive)
-                for i in alive:
-                    o, r, d, infos = envs[i].step(actions[i : i + 1])  # type: ignore[union-attr]
-                    new_obs[i] = next_obs[i] = o.reshape(-1)
-                    rewards[i], dones[i] = r[0], d[0]
-                    if d[0]:
-                        timeouts[i] = infos[0].get("TimeLimit.truncated", False)
-                        terminal = infos[0].get("terminal_observation")
-                        if terminal is not None:
-                            next_obs[i] = np.asarray(terminal).reshape(-1)
+                step = envs.step(actions, obs, progress.alive)
+                new_obs, rewards, dones, timeouts = (
+                    step.observations,
+                    step.rewards,
+                    step.dones,
+                    step.timeouts,
+                )
+                next_obs = np.where(dones[:, None], step.terminal, new_obs)
                 num_timesteps += 1
                 progress.after_env_step(num_timesteps, actions, new_obs, rewards)
                 self.buffers.add(

@@ -23,6 +23,7 @@ import torch
 from stable_baselines3 import PPO
 
 from rlsens.trainer.population.adam import BatchedAdam
+from rlsens.trainer.population.envs import LockstepEnvs
 from rlsens.trainer.population.members import Member
 from rlsens.trainer.population.offpolicy import gaussian_log_prob
 from rlsens.trainer.population.progress import GroupProgress
@@ -238,8 +239,8 @@ class PPOLoop:
 
     def learn(self) -> None:
         m, n = len(self.members), self.n_steps
-        envs = [model.env for model in self.models]
-        obs = np.concatenate([env.reset() for env in envs]).reshape(m, self.obs_dim)  # type: ignore[union-attr]
+        envs = LockstepEnvs([model.env for model in self.models])  # type: ignore[misc]
+        obs = envs.reset()
         starts = np.ones(m, dtype=np.float32)
         num_timesteps = 0
         progress = self.progress
@@ -256,25 +257,14 @@ class PPOLoop:
                 actions_t, values_t, log_probs_t = self.networks.act(self._tensor(obs), z)
                 actions = actions_t.cpu().numpy()
                 clipped = np.clip(actions, self.space.low, self.space.high)  # type: ignore[attr-defined]
-                new_obs = obs.copy()
-                rewards = np.zeros(m, dtype=np.float32)
-                dones = np.zeros(m, dtype=bool)
-                truncated = np.zeros((m, self.obs_dim), dtype=np.float32)
-                bootstrap = np.zeros(m, dtype=bool)
-                alive = np.flatnonzero(progress.alive)
-                for i in alive:
-                    o, r, d, infos = envs[i].step(clipped[i : i + 1])  # type: ignore[union-attr]
-                    new_obs[i] = o.reshape(-1)
-                    rewards[i], dones[i] = r[0], d[0]
-                    terminal = infos[0].get("terminal_observation")
-                    if d[0] and terminal is not None and infos[0].get("TimeLimit.truncated", False):
-                        bootstrap[i] = True
-                        truncated[i] = np.asarray(terminal).reshape(-1)
+                step_out = envs.step(clipped, obs, progress.alive)
+                new_obs, rewards, dones = step_out.observations, step_out.rewards, step_out.dones
+                bootstrap = dones & step_out.timeouts
                 num_timesteps += 1
                 progress.after_env_step(num_timesteps, clipped, new_obs, rewards)
                 if bootstrap.any():
-                    terminal_values = self.networks.values(self._tensor(truncated))
-                    added = torch.as_tensor(rewards) + self.gamma_t * terminal_values
+                    terminal_values = self.networks.values(self._tensor(step_out.terminal))
+                    added = self._tensor(rewards) + self.gamma_t * terminal_values
                     rewards = np.where(bootstrap, added.cpu().numpy(), rewards)
                 buf_obs[step] = obs
                 buf_actions[step] = np.nan_to_num(actions)
