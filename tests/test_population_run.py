@@ -145,3 +145,13 @@ def test_train_group_refuses_a_badly_formed_group() -> None:
         train_group([ddpg, run_spec("DDPG", 1, **dict(DDPG, batch_size=64))])
     with pytest.raises(ValueError, match="trainer 'sb3'"):
         train_group([dataclasses.replace(ddpg, trainer="sb3")])
+
+
+def test_member_out_of_time_stops_alone() -> None:
+    quick = run_spec("DDPG", 2, learning_rate=1e-3, **DDPG)
+    slow = dataclasses.replace(quick, seed=3, resources=Resources(timeout_s=0.0))
+    results = train_group([quick, slow])
+    assert [r.status for r in results] == ["ok", "timeout"]
+    assert results[1].error == "wall time exceeded timeout_s=0.0 at step 1"
+    assert results[1].steps == 1 and results[1].curve == []
+    assert curves([results[0]]) == curves(train_group([quick]))

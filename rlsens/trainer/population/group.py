@@ -136,8 +136,6 @@ def supports(spec: RunSpec) -> str | None:
     train_freq = kwargs.get("train_freq")
     if isinstance(train_freq, tuple) and train_freq[1] != "step":
         return "train_freq in episodes is not supported"
-    if isinstance(kwargs.get("ent_coef"), str) and not kwargs["ent_coef"].startswith("auto"):
-        return f"ent_coef {kwargs['ent_coef']!r} is not understood"
     return _space_reason(spec)
 
 
@@ -171,7 +169,7 @@ def group_key(spec: RunSpec) -> str:
     }
     if spec.algo_class == "SAC":
         ent_coef = kwargs.get("ent_coef", constructor_default(algorithm_class("SAC"), "ent_coef"))
-        structure["tuned_entropy"] = isinstance(ent_coef, str)
+        structure["tuned_entropy"] = isinstance(ent_coef, str) and ent_coef.startswith("auto")
     if spec.algo_class == "PPO":
         structure["clipped_value"] = kwargs.get("clip_range_vf") is not None
     return stable_hash(structure)
