@@ -6,6 +6,7 @@ whose hyperparameters differ from its neighbours' in a population of three.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
@@ -18,8 +19,9 @@ from stable_baselines3.common.type_aliases import ReplayBufferSamples
 
 from rlsens.spec import EvalProtocol, RunSpec
 from rlsens.trainer.population.members import Member, build_member
-from rlsens.trainer.population.offpolicy import Batch, SACNetworks, TD3Networks
+from rlsens.trainer.population.offpolicy import Batch, OffPolicyLoop, SACNetworks, TD3Networks
 from rlsens.trainer.population.ppo import PPONetworks, Rollouts, gae
+from rlsens.trainer.population.progress import GroupProgress
 from rlsens.trainer.population.stacked import StackedMLP
 
 ATOL = 1e-6
@@ -232,13 +234,23 @@ def fill_rollout_buffer(model: object, rollouts: Rollouts, i: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("clip_range_vf", "target_kl"), [(None, None), (0.15, None), (None, 2e-5)]
+    ("clip_range_vf", "target_kl", "progress"),
+    [(None, None, 1.0), (0.15, None, 1.0), (None, 2e-5, 1.0), (0.15, None, 0.4)],
 )
 def test_ppo_update_matches_sb3(
-    built: list[Member], monkeypatch: pytest.MonkeyPatch, clip_range_vf: object, target_kl: object
+    built: list[Member],
+    monkeypatch: pytest.MonkeyPatch,
+    clip_range_vf: object,
+    target_kl: object,
+    progress: float,
 ) -> None:
+    """``progress`` < 1 runs linear schedules of lr, clip range and value clip range."""
     structure = dict(n_steps=PPO_STEPS, batch_size=PPO_BATCH, n_epochs=PPO_EPOCHS)
     configs = [dict(c, clip_range_vf=clip_range_vf) for c in PPO_MEMBERS]
+    if progress < 1.0:
+        for c in configs:
+            for key in ("learning_rate", "clip_range", "clip_range_vf"):
+                c[key] = f"lin_{c[key]}"
     i = 1
     configs[i]["target_kl"] = target_kl
     specs = [run_spec("PPO", 30 + j, **structure, **c) for j, c in enumerate(configs)]
@@ -253,11 +265,12 @@ def test_ppo_update_matches_sb3(
     fill_rollout_buffer(reference, rollouts, i)
     queue = iter(p[i] for p in permutations)
     monkeypatch.setattr(np.random, "permutation", lambda n: next(queue))
+    reference._current_progress_remaining = progress
     reference.train()
     monkeypatch.undo()
 
     alive = np.ones(len(members), dtype=bool)
-    assert bool(nets.update(rollouts, permutations, 1.0, alive).all())
+    assert bool(nets.update(rollouts, permutations, progress, alive).all())
 
     minibatches = PPO_EPOCHS * PPO_STEPS // PPO_BATCH
     if target_kl is None:
@@ -300,3 +313,40 @@ def test_gae_matches_sb3_rollout_buffer() -> None:
         buffer.compute_returns_and_advantage(torch.tensor(last_values[j : j + 1]), dones[j : j + 1])
         np.testing.assert_array_equal(advantages[:, j], buffer.advantages[:, 0])
         np.testing.assert_array_equal(returns[:, j], buffer.returns[:, 0])
+
+
+def test_warm_up_transitions_are_sb3s(built: list[Member]) -> None:
+    """Before learning_starts, a member's replay buffer holds exactly what SB3's would: uniform
+    actions from the run's seeded action space, the run's env seeds, the terminal observation
+    and timeout flag of the truncated episode."""
+    warm_up = 250  # past Pendulum's 200-step time limit
+    specs = [
+        dataclasses.replace(
+            run_spec("TD3", seed, learning_starts=warm_up, buffer_size=400), budget=warm_up
+        )
+        for seed in (4, 5)
+    ]
+    members = build(built, specs)
+    progress = GroupProgress(members, start=0.0)
+    loop = OffPolicyLoop(members, progress, "cpu")
+    loop.learn()
+    for i, spec in enumerate(specs):
+        model = build(built, [spec])[0].model
+        model.replay_buffer = type(model.replay_buffer)(
+            400, model.observation_space, model.action_space, device="cpu"
+        )
+        model.learn(total_timesteps=warm_up)
+        buffer = model.replay_buffer
+        assert buffer.pos == warm_up
+        for name in (
+            "observations",
+            "next_observations",
+            "actions",
+            "rewards",
+            "dones",
+            "timeouts",
+        ):
+            ours = getattr(loop.buffers, name)[i, :warm_up].numpy()
+            theirs = getattr(buffer, name)[:warm_up, 0]
+            np.testing.assert_array_equal(ours, theirs.reshape(ours.shape), err_msg=name)
+        assert buffer.timeouts[:warm_up, 0].sum() == 1
