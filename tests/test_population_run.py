@@ -11,6 +11,10 @@ from rlsens.record import STATUSES, RunResult
 from rlsens.spec import EvalProtocol, Resources, RunSpec
 from rlsens.store import ResultStore
 from rlsens.trainer.population import group_key, supports, train_group
+from rlsens.trainer.population.group import replay_bytes
+from rlsens.trainer.population.members import build_member
+from rlsens.trainer.population.offpolicy import OffPolicyLoop
+from rlsens.trainer.population.progress import GroupProgress
 
 EVAL = EvalProtocol(every=300, episodes=2, final=1)
 
@@ -155,3 +159,15 @@ def test_member_out_of_time_stops_alone() -> None:
     assert results[1].error == "wall time exceeded timeout_s=0.0 at step 1"
     assert results[1].steps == 1 and results[1].curve == []
     assert curves([results[0]]) == curves(train_group([quick]))
+
+
+def test_replay_bytes_is_the_stacked_buffer_per_member() -> None:
+    specs = [run_spec("SAC", s, **dict(DDPG, buffer_size=5000)) for s in (0, 1, 2)]
+    members = [build_member(s, "cpu") for s in specs]
+    try:
+        loop = OffPolicyLoop(members, GroupProgress(members, 0.0), "cpu")
+        assert loop.buffers.nbytes == 3 * replay_bytes(specs[0]) == 3 * 5000 * 4 * (3 + 3 + 1 + 3)
+    finally:
+        for member in members:
+            member.close()
+    assert replay_bytes(run_spec("PPO", 0)) == 0

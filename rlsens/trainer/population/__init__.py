@@ -14,14 +14,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from rlsens.trainer.population.group import group_key, supports
+    from rlsens.trainer.population.group import group_key, replay_bytes, supports
     from rlsens.trainer.population.run import train_group
 
-__all__ = ["group_key", "supports", "train_group"]
+__all__ = ["group_key", "replay_bytes", "supports", "train_group"]
 
 _LAZY = {
     "group_key": "rlsens.trainer.population.group",
     "supports": "rlsens.trainer.population.group",
+    "replay_bytes": "rlsens.trainer.population.group",
     "train_group": "rlsens.trainer.population.run",
 }
 

@@ -173,3 +173,18 @@ def group_key(spec: RunSpec) -> str:
     if spec.algo_class == "PPO":
         structure["clipped_value"] = kwargs.get("clip_range_vf") is not None
     return stable_hash(structure)
+
+
+def replay_bytes(spec: RunSpec) -> int:
+    """Bytes of one member's replay buffer (0 for PPO): what bounds members per group.
+
+    float32 observations and next observations, actions, reward, done and timeout flags per
+    transition, ``buffer_size`` transitions (the stacked buffer is members x this).
+    """
+    if spec.algo_class not in OFF_POLICY:
+        return 0
+    translation = translate(spec.hyperparameters)
+    size = int(_resolved(spec, translation, "buffer_size"))
+    obs, act = _spaces(spec.env_id, canonical_json(dict(spec.env_kwargs)))
+    per_transition = 2 * int(np.prod(obs.shape)) + int(np.prod(act.shape)) + 3
+    return 4 * per_transition * size

@@ -12,7 +12,7 @@ curve so far, exactly as a run of the sb3 trainer would; the others go on.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -142,7 +142,3 @@ class GroupProgress:
         self.evaluate(self.schedule[-1])
         for i in np.flatnonzero(self.alive):
             self.outcomes[i].steps = self.num_timesteps
-
-    def each_alive(self, fn: Callable[[int], None]) -> None:
-        for i in np.flatnonzero(self.alive):
-            fn(int(i))

@@ -77,10 +77,6 @@ class StackedMLP:
             biases.append(bias.to(device).contiguous().requires_grad_(True))
         return cls(weights, biases, ops)
 
-    @property
-    def members(self) -> int:
-        return int(self.weights[0].shape[0])
-
     def parameters(self) -> list[torch.Tensor]:
         return [t for pair in zip(self.weights, self.biases, strict=True) for t in pair]
 
@@ -93,14 +89,6 @@ class StackedMLP:
                 else op(x)
             )
         return x
-
-    def clone(self) -> StackedMLP:
-        """A detached copy (target networks start as copies of their online networks)."""
-        return StackedMLP(
-            [w.detach().clone().requires_grad_(True) for w in self.weights],
-            [b.detach().clone().requires_grad_(True) for b in self.biases],
-            list(self.ops),
-        )
 
     def write_member(self, member: int, modules: Sequence[nn.Module]) -> None:
         """Copy member ``member``'s weights back into its SB3 modules (for evaluation)."""
