@@ -105,7 +105,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print a profile of each population")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    ddpg_budget, ppo_budget = (600, 4096) if args.quick else (1500, 8192)
+    ddpg_budget, ppo_budget = (400, 4096) if args.quick else (800, 8192)
 
     print(f"DDPG 64x64 batch 256 Pendulum-v1, budget {ddpg_budget} (learning_starts 100)")
     base = sb3_rate("DDPG", DDPG_HPS, ddpg_budget)

@@ -8,8 +8,9 @@ import json
 import pytest
 
 from rlsens.record import STATUSES, RunResult
-from rlsens.spec import EvalProtocol, Resources, RunSpec
+from rlsens.spec import EvalProtocol, Resources, RunSpec, eval_episode_seeds
 from rlsens.store import ResultStore
+from rlsens.trainer.evaluation import Evaluator
 from rlsens.trainer.population import group_key, supports, train_group
 from rlsens.trainer.population.group import replay_bytes
 from rlsens.trainer.population.members import build_member
@@ -171,3 +172,21 @@ def test_replay_bytes_is_the_stacked_buffer_per_member() -> None:
         for member in members:
             member.close()
     assert replay_bytes(run_spec("PPO", 0)) == 0
+
+
+def test_member_whose_evaluation_breaks_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    specs = [run_spec("DDPG", s, learning_rate=1e-3, **DDPG) for s in (2, 3)]
+    broken = eval_episode_seeds(3, EVAL.episodes)
+    evaluate = Evaluator.evaluate
+
+    def flaky(self: Evaluator, model: object, step: int, normalize_obs: object = None) -> object:
+        if self.seeds == broken:
+            raise RuntimeError("evaluation env crashed")
+        return evaluate(self, model, step, normalize_obs)
+
+    monkeypatch.setattr(Evaluator, "evaluate", flaky)
+    results = train_group(specs)
+    assert [r.status for r in results] == ["ok", "failed"]
+    assert "evaluation env crashed" in (results[1].error or "")
+    monkeypatch.undo()
+    assert curves([results[0]]) == curves(train_group(specs[:1]))

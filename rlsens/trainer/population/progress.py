@@ -12,6 +12,7 @@ curve so far, exactly as a run of the sb3 trainer would; the others go on.
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -126,12 +127,10 @@ class GroupProgress:
                 self.networks.write_member(int(i))
                 outcome.curve.append(member.evaluator.evaluate(member.model, step))
             except Diverged as exc:
-                self.stop(
-                    int(i),
-                    "diverged",
-                    str(Diverged(exc.reason, self.num_timesteps)),
-                    self.num_timesteps,
-                )
+                step_now = self.num_timesteps
+                self.stop(int(i), "diverged", str(Diverged(exc.reason, step_now)), step_now)
+            except Exception:  # this member's evaluation broke: its run fails, the others go on
+                self.stop(int(i), "failed", traceback.format_exc())
             finally:
                 outcome.eval_time_s += time.monotonic() - began
 
