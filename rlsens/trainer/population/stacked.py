@@ -113,7 +113,8 @@ class Polyak:
     """SB3's ``polyak_update`` with a per-member ``tau``.
 
     SB3 computes ``target * (1 - tau)`` then ``+ tau * param`` in the parameters' dtype, with
-    ``1 - tau`` taken in float64; both factors are rounded from float64 here the same way.
+    ``1 - tau`` taken in float64; both factors are rounded from float64 here the same way, and
+    the result is bit-identical to SB3's (tested).
     """
 
     def __init__(self, tau: Sequence[float], device: str | torch.device) -> None:
@@ -123,8 +124,10 @@ class Polyak:
     @torch.no_grad()
     def __call__(self, online: Sequence[torch.Tensor], target: Sequence[torch.Tensor]) -> None:
         for param, target_param in zip(online, target, strict=True):
-            keep = member_shape(self.keep, param)
-            target_param.mul_(keep).add_(member_shape(self.take, param) * param)
+            # ``addcmul_`` rounds like SB3's ``add(alpha=tau)`` (fused multiply-add); a separate
+            # product would not (measured: 1 ulp off).
+            target_param.mul_(member_shape(self.keep, param))
+            target_param.addcmul_(param, member_shape(self.take, param))
 
 
 def clip_grad_norm(
