@@ -19,7 +19,13 @@ from stable_baselines3.common.type_aliases import ReplayBufferSamples
 
 from rlsens.spec import EvalProtocol, RunSpec
 from rlsens.trainer.population.members import Member, build_member
-from rlsens.trainer.population.offpolicy import Batch, OffPolicyLoop, SACNetworks, TD3Networks
+from rlsens.trainer.population.offpolicy import (
+    ActionNoises,
+    Batch,
+    OffPolicyLoop,
+    SACNetworks,
+    TD3Networks,
+)
 from rlsens.trainer.population.ppo import PPONetworks, Rollouts, gae
 from rlsens.trainer.population.progress import GroupProgress
 from rlsens.trainer.population.stacked import StackedMLP
@@ -350,3 +356,47 @@ def test_warm_up_transitions_are_sb3s(built: list[Member]) -> None:
             theirs = getattr(buffer, name)[:warm_up, 0]
             np.testing.assert_array_equal(ours, theirs.reshape(ours.shape), err_msg=name)
         assert buffer.timeouts[:warm_up, 0].sum() == 1
+
+
+def test_action_noise_is_sb3s_given_the_same_draws(
+    built: list[Member], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Normal and Ornstein-Uhlenbeck noise (with resets at episode ends) per member, as SB3's
+    noise objects produce them from the same standard normal draws."""
+    kinds = [
+        ("normal", 0.1),
+        ("ornstein-uhlenbeck", 0.3),
+        (None, None),
+        ("ornstein-uhlenbeck", 0.05),
+    ]
+    specs = [
+        run_spec("DDPG", j, **({"noise_type": k, "noise_std": s} if k else {}))
+        for j, (k, s) in enumerate(kinds)
+    ]
+    members = build(built, specs)
+    noises = ActionNoises(members, ACT)
+    rng = np.random.default_rng(5)
+    for step in range(30):
+        z = rng.standard_normal((len(members), ACT))
+        ours = noises(z)
+        for j, member in enumerate(members):
+            noise = member.model.action_noise
+            if noise is None:
+                assert ours[j] == 0
+                continue
+            # SB3's classes draw ``np.random.normal(mu, sigma)`` / ``np.random.normal(size=)``.
+            monkeypatch.setattr(
+                np.random,
+                "normal",
+                lambda loc=0.0, scale=1.0, size=None, z=z[j]: loc + scale * z,
+            )
+            theirs = noise()
+            monkeypatch.undo()
+            assert ours.dtype == theirs.dtype == np.float32
+            np.testing.assert_array_equal(ours[j], theirs)
+        if step % 7 == 6:
+            done = np.array([True, True, False, step % 14 == 13])
+            noises.reset(done)
+            for j in np.flatnonzero(done):
+                if members[j].model.action_noise is not None:
+                    members[j].model.action_noise.reset()

@@ -150,7 +150,11 @@ class ActionNoises:
         self.any = bool(self.normal.any() or self.ou.any())
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
-        """Noise for one step from standard normals ``z`` ([M, A]), SB3's formulas."""
+        """Noise for one step from standard normals ``z`` ([M, A]), SB3's formulas.
+
+        Computed in float64 and returned as float32, as SB3's noise classes do (their
+        ``dtype``), so the noisy action stays float32 as in ``_sample_action``.
+        """
         noise = np.zeros_like(z)
         noise[self.normal] = (self.sigma * z)[self.normal]
         if self.ou.any():
@@ -161,7 +165,7 @@ class ActionNoises:
             )
             self.prev = np.where(self.ou[:, None], ou, self.prev)
             noise[self.ou] = ou[self.ou]
-        return noise
+        return noise.astype(np.float32)
 
     def reset(self, done: np.ndarray) -> None:
         self.prev[done] = 0.0
