@@ -190,3 +190,13 @@ def test_member_whose_evaluation_breaks_fails_alone(monkeypatch: pytest.MonkeyPa
     assert "evaluation env crashed" in (results[1].error or "")
     monkeypatch.undo()
     assert curves([results[0]]) == curves(train_group(specs[:1]))
+
+
+def test_diverging_ppo_member_is_masked_without_touching_the_others() -> None:
+    hps = dict(n_steps=128, batch_size=32, n_epochs=2)
+    healthy = [run_spec("PPO", s, learning_rate=3e-4, **hps) for s in (2, 3)]
+    bad = run_spec("PPO", 4, learning_rate=1e30, **hps)
+    results = train_group([healthy[0], bad, healthy[1]])
+    assert [r.status for r in results] == ["ok", "diverged", "ok"], [r.error for r in results]
+    assert results[1].diverged_step is not None and results[1].diverged_step > 128
+    assert curves([results[0], results[2]]) == curves(train_group(healthy))
