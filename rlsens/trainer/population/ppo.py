@@ -31,6 +31,7 @@ from rlsens.trainer.population.stacked import StackedMLP, clip_grad_norm, member
 from rlsens.trainer.population.streams import MemberRandom
 
 _ENTROPY_CONSTANT = 0.5 + 0.5 * math.log(2 * math.pi)
+_ROLLOUT_FIELDS = ("observations", "actions", "values", "log_probs", "advantages", "returns")
 
 
 @dataclass
@@ -128,15 +129,14 @@ class PPONetworks:
         rows = torch.arange(m, device=device).unsqueeze(1)
         n = rollouts.actions.shape[1]
         for epoch in range(self.n_epochs):
+            # Each member's buffer in its epoch order, gathered once; minibatches are slices.
             order = torch.as_tensor(permutations[epoch], device=device)
+            shuffled = [getattr(rollouts, name)[rows, order] for name in _ROLLOUT_FIELDS]
             for start in range(0, n, self.batch_size):
-                index = order[:, start : start + self.batch_size]
-                obs = rollouts.observations[rows, index]
-                actions = rollouts.actions[rows, index]
-                old_values = rollouts.values[rows, index]
-                old_log_prob = rollouts.log_probs[rows, index]
-                advantages = rollouts.advantages[rows, index]
-                returns = rollouts.returns[rows, index]
+                window = slice(start, start + self.batch_size)
+                obs, actions, old_values, old_log_prob, advantages, returns = (
+                    t[:, window] for t in shuffled
+                )
 
                 mean, std, values = self.distribution(obs)
                 log_prob = gaussian_log_prob(actions, mean, std).sum(dim=-1)
