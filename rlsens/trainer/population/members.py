@@ -17,9 +17,11 @@ the networks are initialised exactly as with the run's own ``buffer_size``.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import gymnasium as gym
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
@@ -27,7 +29,7 @@ from stable_baselines3.common.utils import set_random_seed
 
 from rlsens.spec import RunSpec
 from rlsens.trainer.build import action_noise, algorithm_class, make_train_env, translate
-from rlsens.trainer.evaluation import Evaluator
+from rlsens.trainer.evaluation import EVAL_POOL, Evaluator
 
 
 def constructor_default(cls: type[BaseAlgorithm], name: str) -> Any:
@@ -46,13 +48,24 @@ class Member:
         self.evaluator.close()
 
 
-def build_member(spec: RunSpec, device: str) -> Member:
+def evaluation_envs(spec: RunSpec) -> list[gym.Env]:
+    """The evaluation env pool a run's ``Evaluator`` would make, to share across a group.
+
+    Members are evaluated one after another and every episode starts from a seeded reset, so
+    one pool serves them all (a group of 64 would otherwise hold 64 pools of up to 16 envs);
+    its size is the one each member's own evaluator would use, so batches are the same.
+    """
+    pool = min(spec.eval.episodes, EVAL_POOL)
+    return [gym.make(spec.env_id, **dict(spec.env_kwargs)) for _ in range(pool)]
+
+
+def build_member(spec: RunSpec, device: str, eval_envs: Sequence[gym.Env] | None = None) -> Member:
     """The run's SB3 model and evaluator, constructed in the sb3 trainer's order."""
     set_random_seed(spec.seed, using_cuda=device.startswith("cuda"))
     translation = translate(spec.hyperparameters)
     cls = algorithm_class(spec.algo_class)
     env = make_train_env(spec.env_id, spec.env_kwargs, translation, spec.seed)
-    evaluator = Evaluator(spec.env_id, spec.env_kwargs, spec.eval, spec.seed)
+    evaluator = Evaluator(spec.env_id, spec.env_kwargs, spec.eval, spec.seed, eval_envs)
     kwargs = dict(translation.model_kwargs)
     noise = action_noise(translation.noise, env.action_space)
     if noise is not None:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from rlsens.record import RunResult
 from rlsens.spec import RunSpec
 from rlsens.trainer.population.group import OFF_POLICY, group_key, supports
-from rlsens.trainer.population.members import Member, build_member
+from rlsens.trainer.population.members import Member, build_member, evaluation_envs
 from rlsens.trainer.population.offpolicy import OffPolicyLoop
 from rlsens.trainer.population.ppo import PPOLoop
 from rlsens.trainer.population.progress import GroupProgress, MemberOutcome
@@ -59,9 +59,10 @@ def train_group(specs: Sequence[RunSpec], device: str | None = None) -> list[Run
     outcomes: dict[int, MemberOutcome] = {}
     members: list[Member] = []
     indices: list[int] = []
+    eval_envs = evaluation_envs(specs[0])
     for index, spec in enumerate(specs):
         try:
-            members.append(build_member(spec, resolved))
+            members.append(build_member(spec, resolved, eval_envs))
             indices.append(index)
         except Exception:
             outcomes[index] = MemberOutcome(status="failed", error=traceback.format_exc())
@@ -84,6 +85,8 @@ def train_group(specs: Sequence[RunSpec], device: str | None = None) -> list[Run
         evaluations = sum(o.eval_time_s for o in progress.outcomes)
         train_time = max(0.0, time.monotonic() - began - evaluations) / len(specs)
         outcomes.update(zip(indices, progress.outcomes, strict=True))
+    for env in eval_envs:
+        env.close()
 
     finished_at = _now()
     wall_time = time.monotonic() - start
