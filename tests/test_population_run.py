@@ -91,18 +91,20 @@ def test_diverging_member_is_masked_without_touching_the_others() -> None:
     assert curves([results[0], results[2]]) == curves(reference)
 
 
-@pytest.mark.parametrize("algo_class", ["SAC", "PPO"])
-def test_sac_and_ppo_groups_train(algo_class: str) -> None:
+@pytest.mark.parametrize("algo_class", ["SAC", "PPO", "A2C"])
+def test_sac_ppo_and_a2c_groups_train(algo_class: str) -> None:
     if algo_class == "SAC":
         hps = [
             dict(learning_starts=100, batch_size=32, buffer_size=1000, learning_rate=lr)
             for lr in (1e-3, 3e-3)
         ]
-    else:
+    elif algo_class == "PPO":
         hps = [
             dict(n_steps=128, batch_size=32, n_epochs=2, learning_rate=lr, clip_range="lin_0.2")
             for lr in (3e-4, 1e-3)
         ]
+    else:
+        hps = [dict(n_steps=8, learning_rate=lr, ent_coef=0.01) for lr in (7e-4, 1e-3)]
     specs = [run_spec(algo_class, j, **h) for j, h in enumerate(hps)]
     results = train_group(specs)
     assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
@@ -114,7 +116,8 @@ def test_sac_and_ppo_groups_train(algo_class: str) -> None:
 def test_supports_names_what_falls_back_to_sb3() -> None:
     assert supports(run_spec("DDPG", 0, **DDPG)) is None
     assert supports(run_spec("PPO", 0, n_steps=64)) is None
-    assert "A2C" in (supports(run_spec("A2C", 0)) or "")
+    assert supports(run_spec("A2C", 0, n_steps=8, use_rms_prop=False)) is None
+    assert "DQN" in (supports(run_spec("DQN", 0)) or "")
     assert "n_envs" in (supports(run_spec("PPO", 0, n_envs=4)) or "")
     assert "normalize" in (supports(run_spec("PPO", 0, normalize=True)) or "")
     assert "use_sde" in (supports(run_spec("SAC", 0, use_sde=True)) or "")

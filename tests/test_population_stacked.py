@@ -112,3 +112,26 @@ def test_stacked_mlp_forward_is_each_members_sequential() -> None:
     ]
     stacked.write_member(2, target[0])
     torch.testing.assert_close(target[0](x[2]), nets[2][:3](x[2]), rtol=0, atol=0)
+
+
+def test_batched_rmsprop_is_torch_rmsprop_as_a2c_configures_it() -> None:
+    from rlsens.trainer.population.rmsprop import BatchedRMSprop
+
+    stacked, members = stacked_and_members(6)
+    optimizers = [
+        torch.optim.RMSprop(ps, lr=lr, alpha=0.99, eps=1e-5, weight_decay=0)
+        for ps, lr in zip(members, LRS, strict=True)
+    ]
+    batched = BatchedRMSprop(stacked, LRS, alpha=0.99, eps=1e-5)
+    for _ in range(20):
+        grads = [torch.randn_like(p) for p in stacked]
+        for m, optimizer in enumerate(optimizers):
+            for p, g in zip(members[m], grads, strict=True):
+                p.grad = g[m].clone()
+            optimizer.step()
+        for p, g in zip(stacked, grads, strict=True):
+            p.grad = g.clone()
+        batched.step()
+    for m in range(len(LRS)):
+        for ours, theirs in zip(stacked, members[m], strict=True):
+            assert torch.equal(ours[m].detach(), theirs.detach())

@@ -26,7 +26,7 @@ from rlsens.trainer.population.offpolicy import (
     SACNetworks,
     TD3Networks,
 )
-from rlsens.trainer.population.ppo import PPONetworks, Rollouts, gae
+from rlsens.trainer.population.ppo import A2CNetworks, PPONetworks, Rollouts, gae
 from rlsens.trainer.population.progress import GroupProgress
 from rlsens.trainer.population.stacked import StackedMLP
 
@@ -400,3 +400,55 @@ def test_action_noise_is_sb3s_given_the_same_draws(
             for j in np.flatnonzero(done):
                 if members[j].model.action_noise is not None:
                     members[j].model.action_noise.reset()
+
+
+A2C_MEMBERS = [
+    dict(learning_rate=7e-4, ent_coef=0.0, vf_coef=0.5, max_grad_norm=0.5),
+    dict(learning_rate=2e-3, ent_coef=0.01, vf_coef=0.25, max_grad_norm=0.05),
+    dict(learning_rate=1e-4, ent_coef=0.05, vf_coef=1.0, max_grad_norm=2.0),
+]
+
+
+@pytest.mark.parametrize(("normalize_advantage", "use_rms_prop"), [(False, True), (True, False)])
+def test_a2c_update_matches_sb3(
+    built: list[Member],
+    monkeypatch: pytest.MonkeyPatch,
+    normalize_advantage: bool,
+    use_rms_prop: bool,
+) -> None:
+    structure = dict(
+        n_steps=PPO_STEPS, normalize_advantage=normalize_advantage, use_rms_prop=use_rms_prop
+    )
+    specs = [run_spec("A2C", 40 + j, **structure, **c) for j, c in enumerate(A2C_MEMBERS)]
+    members = build(built, specs)
+    i = 1
+    reference = build(built, [specs[i]])[0].model
+    nets = A2CNetworks([m.model for m in members], "cpu")
+    rollouts = ppo_rollouts(members, torch.Generator().manual_seed(7))
+    orders = np.random.default_rng(8)
+    updates = 3
+    permutations = [
+        [np.stack([orders.permutation(PPO_STEPS) for _ in members])] for _ in range(updates)
+    ]
+
+    queue = iter(p[0][i] for p in permutations)
+    monkeypatch.setattr(np.random, "permutation", lambda n: next(queue))
+    for _ in range(updates):
+        reference.rollout_buffer.reset()
+        fill_rollout_buffer(reference, rollouts, i)
+        reference.train()
+    monkeypatch.undo()
+
+    alive = np.ones(len(members), dtype=bool)
+    for p in permutations:
+        assert bool(nets.update(rollouts, p, 1.0, alive).all())
+
+    policy = reference.policy
+    assert_differs(nets.pi, i, members[i].model.policy.mlp_extractor.policy_net)
+    assert_member_equals(nets.pi, i, policy.mlp_extractor.policy_net)
+    assert_member_equals(nets.vf, i, policy.mlp_extractor.value_net)
+    assert_member_equals(nets.action_net, i, [policy.action_net])
+    assert_member_equals(nets.value_net, i, [policy.value_net])
+    torch.testing.assert_close(
+        nets.log_std[i, 0].detach(), policy.log_std.detach(), rtol=0, atol=ATOL
+    )

@@ -25,7 +25,7 @@ from rlsens.trainer.build import Translation, algorithm_class, translate
 from rlsens.trainer.population.members import constructor_default
 from rlsens.trainer.population.stacked import supported_activation
 
-ALGORITHMS = ("DDPG", "TD3", "SAC", "PPO")
+ALGORITHMS = ("DDPG", "TD3", "SAC", "PPO", "A2C")
 OFF_POLICY = ("DDPG", "TD3", "SAC")
 
 _COMMON = {"learning_rate", "gamma", "batch_size", "policy_kwargs"}
@@ -47,12 +47,26 @@ HYPERPARAMETERS: dict[str, set[str]] = {
         "max_grad_norm",
         "target_kl",
     },
+    "A2C": {
+        "learning_rate",
+        "gamma",
+        "policy_kwargs",
+        "n_steps",
+        "gae_lambda",
+        "ent_coef",
+        "vf_coef",
+        "max_grad_norm",
+        "rms_prop_eps",
+        "use_rms_prop",
+        "normalize_advantage",
+    },
 }
 POLICY_KWARGS: dict[str, set[str]] = {
     "DDPG": {"net_arch", "activation_fn"},
     "TD3": {"net_arch", "activation_fn"},
     "SAC": {"net_arch", "activation_fn"},
     "PPO": {"net_arch", "activation_fn", "log_std_init", "ortho_init"},
+    "A2C": {"net_arch", "activation_fn", "log_std_init", "ortho_init"},
 }
 # Shape- or schedule-fixing hyperparameters, per algorithm: members of a group share them.
 STRUCTURAL: dict[str, tuple[str, ...]] = {
@@ -74,6 +88,7 @@ STRUCTURAL: dict[str, tuple[str, ...]] = {
         "target_update_interval",
     ),
     "PPO": ("n_steps", "batch_size", "n_epochs", "normalize_advantage"),
+    "A2C": ("n_steps", "normalize_advantage", "use_rms_prop", "rms_prop_eps"),
 }
 
 

@@ -1,4 +1,4 @@
-"""PPO for M members at once, following SB3's ``PPO.train`` and ``collect_rollouts``.
+"""PPO (and A2C) for M members at once, following SB3's ``train`` and ``collect_rollouts``.
 
 Networks are the members' own ``ActorCriticPolicy`` weights (orthogonal init and
 ``log_std_init`` by SB3), optimised by Adam with the policy's ``eps=1e-5``. Per member:
@@ -9,24 +9,29 @@ minibatch and none for the rest of the update, as SB3 breaks out of its epochs; 
 on. Each member gets its own minibatch permutation per epoch. Rollouts are SB3's: Gaussian
 actions clipped to the action bounds for the environment but stored unclipped, the value of a
 truncated episode's terminal observation bootstrapped into its last reward, GAE(λ) over the
-member's own buffer.
+member's own buffer. A2C shares the rollouts and networks; its update is SB3's ``A2C.train``
+(one step on the whole permuted rollout, RMSprop with ``alpha=0.99``, ``eps=rms_prop_eps``
+unless ``use_rms_prop`` is off).
 """
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
-from stable_baselines3 import PPO
+from stable_baselines3 import A2C, PPO
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 
 from rlsens.trainer.population.adam import BatchedAdam
 from rlsens.trainer.population.envs import LockstepEnvs
 from rlsens.trainer.population.members import Member
 from rlsens.trainer.population.offpolicy import gaussian_log_prob
 from rlsens.trainer.population.progress import GroupProgress
+from rlsens.trainer.population.rmsprop import BatchedRMSprop
 from rlsens.trainer.population.stacked import StackedMLP, clip_grad_norm, member_shape, per_member
 from rlsens.trainer.population.streams import MemberRandom
 
@@ -46,12 +51,10 @@ class Rollouts:
     returns: torch.Tensor
 
 
-def _per_member_or_inf(values: Sequence[float | None], device: str) -> torch.Tensor:
-    return per_member([math.inf if v is None else float(v) for v in values], device)
+class ActorCriticNetworks(abc.ABC):
+    """The members' ``ActorCriticPolicy`` stacked, with their optimiser (PPO and A2C)."""
 
-
-class PPONetworks:
-    def __init__(self, models: Sequence[PPO], device: str) -> None:
+    def __init__(self, models: Sequence[OnPolicyAlgorithm], device: str) -> None:
         m = len(models)
         self.models = models
         self.device = device
@@ -69,22 +72,23 @@ class PPONetworks:
             *self.value_net.parameters(),
             self.log_std,
         ]
-        defaults = policies[0].optimizer.defaults
-        self.optimizer = BatchedAdam(
-            self.params, [defaults["lr"]] * m, betas=defaults["betas"], eps=defaults["eps"]
-        )
+        optimizer = policies[0].optimizer
+        defaults = optimizer.defaults
+        lrs = [defaults["lr"]] * m
+        self.optimizer: BatchedAdam | BatchedRMSprop
+        if isinstance(optimizer, torch.optim.RMSprop):
+            self.optimizer = BatchedRMSprop(self.params, lrs, defaults["alpha"], defaults["eps"])
+        else:
+            self.optimizer = BatchedAdam(
+                self.params, lrs, betas=defaults["betas"], eps=defaults["eps"]
+            )
         self.ent_coef = per_member([x.ent_coef for x in models], device)
         self.vf_coef = per_member([x.vf_coef for x in models], device)
         self.max_grad_norm = per_member([x.max_grad_norm for x in models], device)
-        self.kl_limit = np.array(
-            [np.float32(np.inf if x.target_kl is None else 1.5 * x.target_kl) for x in models]
-        )
-        self.clip_vf = models[0].clip_range_vf is not None
-        if any((x.clip_range_vf is not None) != self.clip_vf for x in models):
-            raise ValueError("members mix clipped and unclipped value functions")
-        self.n_epochs = int(models[0].n_epochs)
-        self.batch_size = int(models[0].batch_size)
-        self.normalize_advantage = bool(models[0].normalize_advantage)
+        self.normalize_advantage = bool(models[0].normalize_advantage)  # type: ignore[attr-defined]
+        # One pass over the whole rollout in one batch, unless PPO says otherwise.
+        self.n_epochs = 1
+        self.batch_size = int(models[0].n_steps)
 
     def distribution(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Gaussian mean, std ``[M, B, A]`` and values ``[M, B]`` (ActorCriticPolicy.forward)."""
@@ -104,6 +108,58 @@ class PPONetworks:
     @torch.no_grad()
     def values(self, obs: torch.Tensor) -> torch.Tensor:
         return self.value_net(self.vf(obs.unsqueeze(1))).reshape(-1)
+
+    def evaluate(
+        self, obs: torch.Tensor, actions: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``ActorCriticPolicy.evaluate_actions``: values, log-probabilities, entropies."""
+        mean, std, values = self.distribution(obs)
+        log_prob = gaussian_log_prob(actions, mean, std).sum(dim=-1)
+        entropy = (_ENTROPY_CONSTANT + torch.log(std)).sum(dim=-1)
+        return values, log_prob, entropy
+
+    def step(self, loss: torch.Tensor, active: np.ndarray | None) -> None:
+        """``zero_grad``, ``backward``, per-member ``clip_grad_norm_``, optimiser step."""
+        grads = torch.autograd.grad(loss.sum(), self.params)
+        for p, g in zip(self.params, grads, strict=True):
+            p.grad = g
+        clip_grad_norm(self.params, self.max_grad_norm)
+        self.optimizer.step(active)
+
+    @abc.abstractmethod
+    def update(
+        self,
+        rollouts: Rollouts,
+        permutations: Sequence[np.ndarray],
+        progress_remaining: float,
+        alive: np.ndarray,
+    ) -> torch.Tensor:
+        """The algorithm's ``train()``; returns per-member finite-loss flags."""
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.params)
+
+    def write_member(self, i: int) -> None:
+        policy = self.models[i].policy
+        self.pi.write_member(i, policy.mlp_extractor.policy_net)
+        self.vf.write_member(i, policy.mlp_extractor.value_net)
+        self.action_net.write_member(i, [policy.action_net])
+        self.value_net.write_member(i, [policy.value_net])
+        with torch.no_grad():
+            policy.log_std.copy_(self.log_std[i, 0])
+
+
+class PPONetworks(ActorCriticNetworks):
+    def __init__(self, models: Sequence[PPO], device: str) -> None:
+        super().__init__(models, device)
+        self.kl_limit = np.array(
+            [np.float32(np.inf if x.target_kl is None else 1.5 * x.target_kl) for x in models]
+        )
+        self.clip_vf = models[0].clip_range_vf is not None
+        if any((x.clip_range_vf is not None) != self.clip_vf for x in models):
+            raise ValueError("members mix clipped and unclipped value functions")
+        self.n_epochs = int(models[0].n_epochs)
+        self.batch_size = int(models[0].batch_size)
 
     def update(
         self,
@@ -138,9 +194,7 @@ class PPONetworks:
                     t[:, window] for t in shuffled
                 )
 
-                mean, std, values = self.distribution(obs)
-                log_prob = gaussian_log_prob(actions, mean, std).sum(dim=-1)
-                entropy = (_ENTROPY_CONSTANT + torch.log(std)).sum(dim=-1)
+                values, log_prob, entropy = self.evaluate(obs, actions)
                 if self.normalize_advantage and advantages.shape[1] > 1:
                     mu = advantages.mean(dim=1, keepdim=True)
                     advantages = (advantages - mu) / (advantages.std(dim=1, keepdim=True) + 1e-8)
@@ -163,24 +217,40 @@ class PPONetworks:
                 if not active.any():
                     return finite
                 finite &= torch.isfinite(loss) | ~torch.as_tensor(active, device=device)
-                grads = torch.autograd.grad(loss.sum(), self.params)
-                for p, g in zip(self.params, grads, strict=True):
-                    p.grad = g
-                clip_grad_norm(self.params, self.max_grad_norm)
-                self.optimizer.step(active)
+                self.step(loss, active)
         return finite
 
-    def parameters(self) -> list[torch.Tensor]:
-        return list(self.params)
 
-    def write_member(self, i: int) -> None:
-        policy = self.models[i].policy
-        self.pi.write_member(i, policy.mlp_extractor.policy_net)
-        self.vf.write_member(i, policy.mlp_extractor.value_net)
-        self.action_net.write_member(i, [policy.action_net])
-        self.value_net.write_member(i, [policy.value_net])
-        with torch.no_grad():
-            policy.log_std.copy_(self.log_std[i, 0])
+class A2CNetworks(ActorCriticNetworks):
+    def update(
+        self,
+        rollouts: Rollouts,
+        permutations: Sequence[np.ndarray],
+        progress_remaining: float,
+        alive: np.ndarray,
+    ) -> torch.Tensor:
+        """SB3 ``A2C.train``: one gradient step on each member's whole (permuted) rollout.
+
+        Dead members are stepped too (RMSprop has no per-member mask); their numbers are
+        never read again and no operation mixes members.
+        """
+        m = len(self.models)
+        self.optimizer.set_lr([x.lr_schedule(progress_remaining) for x in self.models])
+        rows = torch.arange(m, device=self.device).unsqueeze(1)
+        order = torch.as_tensor(permutations[0], device=self.device)
+        obs, actions, _, _, advantages, returns = (
+            getattr(rollouts, name)[rows, order] for name in _ROLLOUT_FIELDS
+        )
+        values, log_prob, entropy = self.evaluate(obs, actions)
+        if self.normalize_advantage:
+            mu = advantages.mean(dim=1, keepdim=True)
+            advantages = (advantages - mu) / (advantages.std(dim=1, keepdim=True) + 1e-8)
+        policy_loss = -(advantages * log_prob).mean(dim=1)
+        value_loss = ((returns - values) ** 2).mean(dim=1)
+        entropy_loss = -torch.mean(entropy, dim=1)
+        loss = policy_loss + self.ent_coef * entropy_loss + self.vf_coef * value_loss
+        self.step(loss, None)
+        return torch.isfinite(loss)
 
 
 def gae(
@@ -213,15 +283,19 @@ def gae(
     return advantages, advantages + values
 
 
-class PPOLoop:
+class OnPolicyLoop:
     """SB3's on-policy ``learn``: ``n_steps`` of rollout per member, then ``train``."""
 
     def __init__(self, members: Sequence[Member], progress: GroupProgress, device: str) -> None:
         self.members = list(members)
-        self.models: list[PPO] = [m.model for m in members]  # type: ignore[misc]
+        self.models: list[OnPolicyAlgorithm] = [m.model for m in members]  # type: ignore[misc]
         self.progress = progress
         self.device = device
-        self.networks = PPONetworks(self.models, device)
+        self.networks: ActorCriticNetworks = (
+            A2CNetworks(self.models, device)
+            if isinstance(self.models[0], A2C)
+            else PPONetworks(self.models, device)  # type: ignore[arg-type]
+        )
         progress.networks = self.networks
         model = self.models[0]
         self.space = model.action_space

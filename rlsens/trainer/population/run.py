@@ -24,7 +24,7 @@ from rlsens.spec import RunSpec
 from rlsens.trainer.population.group import OFF_POLICY, group_key, supports
 from rlsens.trainer.population.members import Member, build_member, evaluation_envs
 from rlsens.trainer.population.offpolicy import OffPolicyLoop
-from rlsens.trainer.population.ppo import PPOLoop
+from rlsens.trainer.population.ppo import OnPolicyLoop
 from rlsens.trainer.population.progress import GroupProgress, MemberOutcome
 from rlsens.trainer.run import _now, _set_threads, resolve_device
 from rlsens.trainer.versions import library_versions
@@ -72,7 +72,7 @@ def train_group(specs: Sequence[RunSpec], device: str | None = None) -> list[Run
         progress = GroupProgress(members, start)
         began = time.monotonic()
         try:
-            algorithm = OffPolicyLoop if specs[0].algo_class in OFF_POLICY else PPOLoop
+            algorithm = OffPolicyLoop if specs[0].algo_class in OFF_POLICY else OnPolicyLoop
             algorithm(members, progress, resolved).learn()
             progress.finish()
         except Exception:
