@@ -68,12 +68,23 @@ def test_ddpg_group_is_deterministic_and_records_validate(tmp_path) -> None:
         )
 
 
-def test_member_is_independent_of_its_group() -> None:
+INDEPENDENCE = {
+    "TD3": DDPG,
+    "SAC": dict(learning_starts=100, batch_size=32, buffer_size=1000),
+    "PPO": dict(n_steps=128, batch_size=32, n_epochs=2),
+    "A2C": dict(n_steps=8),
+}
+
+
+@pytest.mark.parametrize("algo_class", sorted(INDEPENDENCE))
+def test_member_is_independent_of_its_group(algo_class: str) -> None:
     """A member's curve is a function of its spec: the same alone and among others."""
-    spec = run_spec("TD3", 5, learning_rate=1e-3, **DDPG)
-    others = [run_spec("TD3", s, learning_rate=2e-3, **DDPG) for s in (6, 7)]
+    hps = INDEPENDENCE[algo_class]
+    spec = run_spec(algo_class, 5, learning_rate=1e-3, **hps)
+    others = [run_spec(algo_class, s, learning_rate=2e-3, **hps) for s in (6, 7)]
     alone = train_group([spec])
     among = train_group([others[0], spec, others[1]])
+    assert [r.status for r in among] == ["ok"] * 3
     assert curves(alone)[0] == curves(among)[1]
 
 
