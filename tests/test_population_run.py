@@ -73,6 +73,7 @@ INDEPENDENCE = {
     "SAC": dict(learning_starts=100, batch_size=32, buffer_size=1000),
     "PPO": dict(n_steps=128, batch_size=32, n_epochs=2),
     "A2C": dict(n_steps=8),
+    "DQN": dict(learning_starts=100, batch_size=32, buffer_size=1000),
 }
 
 
@@ -80,8 +81,12 @@ INDEPENDENCE = {
 def test_member_is_independent_of_its_group(algo_class: str) -> None:
     """A member's curve is a function of its spec: the same alone and among others."""
     hps = INDEPENDENCE[algo_class]
-    spec = run_spec(algo_class, 5, learning_rate=1e-3, **hps)
-    others = [run_spec(algo_class, s, learning_rate=2e-3, **hps) for s in (6, 7)]
+    env = "CartPole-v1" if algo_class == "DQN" else "Pendulum-v1"
+    spec = dataclasses.replace(run_spec(algo_class, 5, learning_rate=1e-3, **hps), env_id=env)
+    others = [
+        dataclasses.replace(run_spec(algo_class, s, learning_rate=2e-3, **hps), env_id=env)
+        for s in (6, 7)
+    ]
     alone = train_group([spec])
     among = train_group([others[0], spec, others[1]])
     assert [r.status for r in among] == ["ok"] * 3
@@ -102,8 +107,8 @@ def test_diverging_member_is_masked_without_touching_the_others() -> None:
     assert curves([results[0], results[2]]) == curves(reference)
 
 
-@pytest.mark.parametrize("algo_class", ["SAC", "PPO", "A2C"])
-def test_sac_ppo_and_a2c_groups_train(algo_class: str) -> None:
+@pytest.mark.parametrize("algo_class", ["SAC", "PPO", "A2C", "DQN"])
+def test_sac_ppo_a2c_and_dqn_groups_train(algo_class: str) -> None:
     if algo_class == "SAC":
         hps = [
             dict(learning_starts=100, batch_size=32, buffer_size=1000, learning_rate=lr)
@@ -114,9 +119,16 @@ def test_sac_ppo_and_a2c_groups_train(algo_class: str) -> None:
             dict(n_steps=128, batch_size=32, n_epochs=2, learning_rate=lr, clip_range="lin_0.2")
             for lr in (3e-4, 1e-3)
         ]
-    else:
+    elif algo_class == "A2C":
         hps = [dict(n_steps=8, learning_rate=lr, ent_coef=0.01) for lr in (7e-4, 1e-3)]
+    else:
+        hps = [
+            dict(learning_starts=100, batch_size=32, buffer_size=1000, exploration_fraction=f)
+            for f in (0.1, 0.5)
+        ]
     specs = [run_spec(algo_class, j, **h) for j, h in enumerate(hps)]
+    if algo_class == "DQN":
+        specs = [dataclasses.replace(s, env_id="CartPole-v1") for s in specs]
     results = train_group(specs)
     assert [r.status for r in results] == ["ok", "ok"], [r.error for r in results]
     assert curves(results) == curves(train_group(specs))
@@ -128,7 +140,9 @@ def test_supports_names_what_falls_back_to_sb3() -> None:
     assert supports(run_spec("DDPG", 0, **DDPG)) is None
     assert supports(run_spec("PPO", 0, n_steps=64)) is None
     assert supports(run_spec("A2C", 0, n_steps=8, use_rms_prop=False)) is None
-    assert "DQN" in (supports(run_spec("DQN", 0)) or "")
+    assert "Discrete" in (supports(run_spec("DQN", 0)) or "")  # Pendulum's actions are a Box
+    assert supports(dataclasses.replace(run_spec("DQN", 0), env_id="CartPole-v1")) is None
+    assert "QRDQN" in (supports(run_spec("QRDQN", 0)) or "")
     assert "n_envs" in (supports(run_spec("PPO", 0, n_envs=4)) or "")
     assert "normalize" in (supports(run_spec("PPO", 0, normalize=True)) or "")
     assert "use_sde" in (supports(run_spec("SAC", 0, use_sde=True)) or "")

@@ -22,6 +22,7 @@ from rlsens.trainer.population.members import Member, build_member
 from rlsens.trainer.population.offpolicy import (
     ActionNoises,
     Batch,
+    DQNNetworks,
     OffPolicyLoop,
     SACNetworks,
     TD3Networks,
@@ -321,14 +322,17 @@ def test_gae_matches_sb3_rollout_buffer() -> None:
         np.testing.assert_array_equal(returns[:, j], buffer.returns[:, 0])
 
 
-def test_warm_up_transitions_are_sb3s(built: list[Member]) -> None:
+@pytest.mark.parametrize(("algo_class", "env_id"), [("TD3", "Pendulum-v1"), ("DQN", "CartPole-v1")])
+def test_warm_up_transitions_are_sb3s(built: list[Member], algo_class: str, env_id: str) -> None:
     """Before learning_starts, a member's replay buffer holds exactly what SB3's would: uniform
     actions from the run's seeded action space, the run's env seeds, the terminal observation
-    and timeout flag of the truncated episode."""
-    warm_up = 250  # past Pendulum's 200-step time limit
+    and timeout flag of a truncated episode (Pendulum), terminations (CartPole)."""
+    warm_up = 252  # past Pendulum's time limit; several CartPole episodes; DQN trains every 4
     specs = [
         dataclasses.replace(
-            run_spec("TD3", seed, learning_starts=warm_up, buffer_size=400), budget=warm_up
+            run_spec(algo_class, seed, learning_starts=warm_up, buffer_size=400),
+            budget=warm_up,
+            env_id=env_id,
         )
         for seed in (4, 5)
     ]
@@ -355,7 +359,10 @@ def test_warm_up_transitions_are_sb3s(built: list[Member]) -> None:
             ours = getattr(loop.buffers, name)[i, :warm_up].numpy()
             theirs = getattr(buffer, name)[:warm_up, 0]
             np.testing.assert_array_equal(ours, theirs.reshape(ours.shape), err_msg=name)
-        assert buffer.timeouts[:warm_up, 0].sum() == 1
+        if env_id == "Pendulum-v1":
+            assert buffer.timeouts[:warm_up, 0].sum() == 1
+        else:
+            assert buffer.dones[:warm_up, 0].sum() > 3 and buffer.timeouts[:warm_up, 0].sum() == 0
 
 
 def test_action_noise_is_sb3s_given_the_same_draws(
@@ -452,3 +459,52 @@ def test_a2c_update_matches_sb3(
     torch.testing.assert_close(
         nets.log_std[i, 0].detach(), policy.log_std.detach(), rtol=0, atol=ATOL
     )
+
+
+DQN_MEMBERS = [
+    dict(learning_rate=1e-3, gamma=0.99, max_grad_norm=10.0, tau=1.0),
+    dict(learning_rate=4e-3, gamma=0.9, max_grad_norm=0.05, tau=0.5),
+    dict(learning_rate=2e-4, gamma=0.95, max_grad_norm=1.0, tau=0.1),
+]
+
+
+def test_dqn_update_and_target_updates_match_sb3(built: list[Member]) -> None:
+    interval = 2
+    specs = [
+        dataclasses.replace(
+            run_spec("DQN", 50 + j, target_update_interval=interval, **c), env_id="CartPole-v1"
+        )
+        for j, c in enumerate(DQN_MEMBERS)
+    ]
+    members = build(built, specs)
+    nets = DQNNetworks([m.model for m in members], "cpu")
+    i = 1
+    reference = build(built, [specs[i]])[0].model
+    generator = torch.Generator().manual_seed(9)
+    n_actions = 2
+
+    def batch() -> Batch:
+        b = random_batch(generator, len(members))
+        obs = torch.randn((len(members), BATCH, 4), generator=generator)
+        next_obs = torch.randn((len(members), BATCH, 4), generator=generator)
+        actions = torch.randint(0, n_actions, (len(members), BATCH, 1), generator=generator)
+        return Batch(obs, actions.float(), next_obs, b.dones, b.rewards)
+
+    nets.set_learning_rates([m.model.lr_schedule(1.0) for m in members])
+    for call in range(3):  # train(), then env steps with their target updates, three times
+        batches = [batch() for _ in range(2)]
+        samples = [
+            member_samples(dataclasses.replace(b, actions=b.actions.long()), i) for b in batches
+        ]
+        feed(reference, samples)
+        reference.train(gradient_steps=2, batch_size=BATCH)
+        for b in batches:
+            assert bool(nets.update(b).all())
+        for _ in range(call + 1):
+            reference._on_step()
+            nets.on_step()
+
+    assert_differs(nets.q, i, members[i].model.q_net.q_net)
+    assert_member_equals(nets.q, i, reference.q_net.q_net)
+    assert_member_equals(nets.q_target, i, reference.q_net_target.q_net)
+    assert not torch.allclose(nets.q_target.weights[0][i], nets.q.weights[0][i])

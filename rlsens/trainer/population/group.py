@@ -25,8 +25,10 @@ from rlsens.trainer.build import Translation, algorithm_class, translate
 from rlsens.trainer.population.members import constructor_default
 from rlsens.trainer.population.stacked import supported_activation
 
-ALGORITHMS = ("DDPG", "TD3", "SAC", "PPO", "A2C")
-OFF_POLICY = ("DDPG", "TD3", "SAC")
+ALGORITHMS = ("DDPG", "TD3", "SAC", "DQN", "PPO", "A2C")
+OFF_POLICY = ("DDPG", "TD3", "SAC", "DQN")
+# Algorithms acting in a discrete (``Discrete``) action space; the others need a bounded Box.
+DISCRETE = ("DQN",)
 
 _COMMON = {"learning_rate", "gamma", "batch_size", "policy_kwargs"}
 _OFF_POLICY = _COMMON | {"buffer_size", "learning_starts", "tau", "train_freq", "gradient_steps"}
@@ -34,6 +36,14 @@ HYPERPARAMETERS: dict[str, set[str]] = {
     "DDPG": _OFF_POLICY,
     "TD3": _OFF_POLICY | {"policy_delay", "target_policy_noise", "target_noise_clip"},
     "SAC": _OFF_POLICY | {"ent_coef", "target_entropy", "target_update_interval"},
+    "DQN": _OFF_POLICY
+    | {
+        "target_update_interval",
+        "exploration_fraction",
+        "exploration_initial_eps",
+        "exploration_final_eps",
+        "max_grad_norm",
+    },
     "PPO": _COMMON
     | {
         "n_steps",
@@ -65,6 +75,7 @@ POLICY_KWARGS: dict[str, set[str]] = {
     "DDPG": {"net_arch", "activation_fn"},
     "TD3": {"net_arch", "activation_fn"},
     "SAC": {"net_arch", "activation_fn"},
+    "DQN": {"net_arch", "activation_fn"},
     "PPO": {"net_arch", "activation_fn", "log_std_init", "ortho_init"},
     "A2C": {"net_arch", "activation_fn", "log_std_init", "ortho_init"},
 }
@@ -80,6 +91,14 @@ STRUCTURAL: dict[str, tuple[str, ...]] = {
         "policy_delay",
     ),
     "SAC": (
+        "batch_size",
+        "buffer_size",
+        "learning_starts",
+        "train_freq",
+        "gradient_steps",
+        "target_update_interval",
+    ),
+    "DQN": (
         "batch_size",
         "buffer_size",
         "learning_starts",
@@ -108,9 +127,14 @@ def _space_reason(spec: RunSpec) -> str | None:
         obs, act = _spaces(spec.env_id, canonical_json(dict(spec.env_kwargs)))
     except Exception as exc:  # the sb3 trainer reports a broken environment as a failed run
         return f"environment {spec.env_id} could not be made ({exc})"
-    for what, space in (("observation", obs), ("action", act)):
-        if not isinstance(space, gym.spaces.Box) or len(space.shape) != 1:
-            return f"{what} space {space} is not a flat Box"
+    if not isinstance(obs, gym.spaces.Box) or len(obs.shape) != 1:
+        return f"observation space {obs} is not a flat Box"
+    if spec.algo_class in DISCRETE:
+        if not isinstance(act, gym.spaces.Discrete) or act.start != 0:
+            return f"action space {act} is not Discrete(n) starting at 0"
+        return None
+    if not isinstance(act, gym.spaces.Box) or len(act.shape) != 1:
+        return f"action space {act} is not a flat Box"
     if not np.all(np.isfinite(act.low)) or not np.all(np.isfinite(act.high)):
         return "action space is unbounded"
     return None
@@ -201,5 +225,6 @@ def replay_bytes(spec: RunSpec) -> int:
     translation = translate(spec.hyperparameters)
     size = int(_resolved(spec, translation, "buffer_size"))
     obs, act = _spaces(spec.env_id, canonical_json(dict(spec.env_kwargs)))
-    per_transition = 2 * int(np.prod(obs.shape)) + int(np.prod(act.shape)) + 3
+    act_dim = 1 if spec.algo_class in DISCRETE else int(np.prod(act.shape))
+    per_transition = 2 * int(np.prod(obs.shape)) + act_dim + 3
     return 4 * per_transition * size

@@ -1,4 +1,4 @@
-"""DDPG, TD3 and SAC for M members at once, following SB3's ``train()`` line by line.
+"""DDPG, TD3, SAC and DQN for M members at once, following SB3's ``train()`` line by line.
 
 The update functions take everything random as arguments (the sampled minibatch, standard
 normal draws for target smoothing or reparameterisation), which is what lets the update-level
@@ -20,7 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from stable_baselines3 import SAC, TD3
+import torch.nn.functional as F
+from gymnasium import spaces
+from stable_baselines3 import DQN, SAC, TD3
 from stable_baselines3.common.noise import NormalActionNoise, OrnsteinUhlenbeckActionNoise
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.type_aliases import TrainFrequencyUnit
@@ -30,7 +32,13 @@ from rlsens.trainer.population.adam import BatchedAdam
 from rlsens.trainer.population.envs import LockstepEnvs
 from rlsens.trainer.population.members import Member
 from rlsens.trainer.population.progress import GroupProgress
-from rlsens.trainer.population.stacked import Polyak, StackedMLP, member_shape, per_member
+from rlsens.trainer.population.stacked import (
+    Polyak,
+    StackedMLP,
+    clip_grad_norm,
+    member_shape,
+    per_member,
+)
 from rlsens.trainer.population.streams import MemberRandom, uniform_indices
 
 # SquashedDiagGaussianDistribution's epsilon in the tanh log-det correction.
@@ -409,6 +417,55 @@ class SACNetworks:
         self.log_std.write_member(i, [actor.log_std])
 
 
+class DQNNetworks:
+    """Q-networks and targets of M DQN members, SB3's ``DQN.train`` and ``DQN._on_step``."""
+
+    def __init__(self, models: Sequence[DQN], device: str) -> None:
+        m = len(models)
+        self.models = models
+        self.q = StackedMLP.from_members([x.q_net.q_net for x in models], device)
+        self.q_target = StackedMLP.from_members([x.q_net_target.q_net for x in models], device)
+        self.optimizer = _optimizer(models[0].policy.optimizer, self.q.parameters(), m)
+        self.polyak = Polyak([x.tau for x in models], device)
+        self.gamma = per_member([x.gamma for x in models], device)
+        self.max_grad_norm = per_member([x.max_grad_norm for x in models], device)
+        self.target_update_interval = int(models[0].target_update_interval)
+        self.n_calls = 0
+
+    def set_learning_rates(self, lrs: Sequence[float]) -> None:
+        self.optimizer.set_lr(lrs)
+
+    @torch.no_grad()
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        """Greedy actions ``[M]`` (``QNetwork._predict``)."""
+        return self.q(obs.unsqueeze(1)).squeeze(1).argmax(dim=-1)
+
+    def update(self, batch: Batch) -> torch.Tensor:
+        """One gradient step (SB3 ``DQN.train`` loop body); returns per-member finite-loss flags."""
+        with torch.no_grad():
+            next_q, _ = self.q_target(batch.next_observations).max(dim=-1, keepdim=True)
+            target_q = batch.rewards + (1 - batch.dones) * member_shape(self.gamma, next_q) * next_q
+        current = torch.gather(self.q(batch.observations), dim=-1, index=batch.actions.long())
+        loss = F.smooth_l1_loss(current, target_q, reduction="none").mean(dim=(1, 2))
+        params = self.q.parameters()
+        _assign(params, torch.autograd.grad(loss.sum(), params))
+        clip_grad_norm(params, self.max_grad_norm)
+        self.optimizer.step()
+        return torch.isfinite(loss)
+
+    def on_step(self) -> None:
+        """``DQN._on_step``'s target update (one env per member, so every interval steps)."""
+        self.n_calls += 1
+        if self.n_calls % max(self.target_update_interval, 1) == 0:
+            self.polyak(self.q.parameters(), self.q_target.parameters())
+
+    def parameters(self) -> list[torch.Tensor]:
+        return self.q.parameters()
+
+    def write_member(self, i: int) -> None:
+        self.q.write_member(i, self.models[i].q_net.q_net)
+
+
 def train_frequency(model: OffPolicyAlgorithm) -> int:
     """``train_freq`` in steps; episodic training frequencies are rejected by ``supports``."""
     if model.train_freq.unit != TrainFrequencyUnit.STEP:  # type: ignore[union-attr]
@@ -427,11 +484,17 @@ class OffPolicyLoop:
         model = self.models[0]
         self.policy = model.policy
         self.obs_dim = int(np.prod(model.observation_space.shape))  # type: ignore[arg-type]
-        self.act_dim = int(np.prod(model.action_space.shape))  # type: ignore[arg-type]
-        self.sac = isinstance(model, SAC)
-        self.networks: TD3Networks | SACNetworks = (
-            SACNetworks(self.models, device) if self.sac else TD3Networks(self.models, device)  # type: ignore[arg-type]
-        )
+        self.discrete = isinstance(model.action_space, spaces.Discrete)
+        self.act_dim = 1 if self.discrete else int(np.prod(model.action_space.shape))  # type: ignore[arg-type]
+        self.networks: TD3Networks | SACNetworks | DQNNetworks
+        if isinstance(model, DQN):
+            self.networks = DQNNetworks(self.models, device)  # type: ignore[arg-type]
+        elif isinstance(model, SAC):
+            self.networks = SACNetworks(self.models, device)  # type: ignore[arg-type]
+        else:
+            self.networks = TD3Networks(self.models, device)  # type: ignore[arg-type]
+        # DQN's epsilon, updated after every env step as ``DQN._on_step`` does (0 at first).
+        self.exploration_rate = np.zeros(len(members))
         progress.networks = self.networks
         self.buffers = ReplayBuffers(
             len(members), members[0].buffer_size, self.obs_dim, self.act_dim, device
@@ -451,6 +514,8 @@ class OffPolicyLoop:
 
     def _sample_action(self, obs: np.ndarray, num_timesteps: int) -> tuple[np.ndarray, np.ndarray]:
         """SB3 ``_sample_action``: (env actions, buffer actions), ``[M, A]`` each."""
+        if self.discrete:
+            return self._sample_discrete(obs, num_timesteps)
         shape = (self.act_dim,)
         if num_timesteps < self.learning_starts:
             unscaled = np.stack([m.action_space.sample().reshape(shape) for m in self.models])
@@ -468,6 +533,20 @@ class OffPolicyLoop:
             scaled = np.where(self.has_noise[:, None], noisy, scaled)
         return self.policy.unscale_action(scaled), scaled
 
+    def _sample_discrete(
+        self, obs: np.ndarray, num_timesteps: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Uniform warm-up actions, then ``DQN.predict``'s epsilon-greedy choice per member."""
+        if num_timesteps < self.learning_starts:
+            actions = np.array([m.action_space.sample() for m in self.models])
+        else:
+            assert isinstance(self.networks, DQNNetworks)
+            actions = self.networks.act(self._tensor(obs)).cpu().numpy()
+            explore = self.rng.uniform("epsilon", ()) < self.exploration_rate
+            for i in np.flatnonzero(explore):
+                actions[i] = self.models[i].action_space.sample()
+        return actions, actions.reshape(-1, 1)
+
     def _train(self, gradient_steps: int) -> None:
         lrs = [m.lr_schedule(self.progress_remaining) for m in self.models]
         self.networks.set_learning_rates(lrs)
@@ -475,7 +554,9 @@ class OffPolicyLoop:
         noise_shape = (self.batch_size, self.act_dim)
         for gradient_step in range(gradient_steps):
             batch = self.buffers.sample(self.rng.uniform("replay", batch_shape))
-            if isinstance(self.networks, SACNetworks):
+            if isinstance(self.networks, DQNNetworks):
+                finite = self.networks.update(batch)
+            elif isinstance(self.networks, SACNetworks):
                 z_pi = self._tensor(self.rng.normal("actor", noise_shape))
                 z_next = self._tensor(self.rng.normal("next_actor", noise_shape))
                 finite = self.networks.update(batch, z_pi, z_next, gradient_step)
@@ -511,6 +592,12 @@ class OffPolicyLoop:
                     timeouts,
                 )
                 self.progress_remaining = 1.0 - float(num_timesteps) / float(self.total)
+                if isinstance(self.networks, DQNNetworks):
+                    self.networks.on_step()
+                    remaining = self.progress_remaining
+                    self.exploration_rate = np.array(
+                        [x.exploration_schedule(remaining) for x in self.models]  # type: ignore[attr-defined]
+                    )
                 self.noise.reset(dones)
                 obs = np.nan_to_num(new_obs)
             if num_timesteps > self.learning_starts and progress.any_alive:
