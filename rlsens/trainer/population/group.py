@@ -8,7 +8,8 @@ batch and buffer sizes, rollout length, train frequency, gradient steps, delays,
 the environment, budget and evaluation protocol (members step and are evaluated in lockstep).
 Scalar hyperparameters (learning rate and its schedule, tau, gamma, noise type and scale,
 target-policy noise, entropy coefficient, clip ranges, GAE λ, coefficients, max grad norm,
-target_kl, initialisation options) and the seed vary freely within a group.
+target_kl, DQN's exploration schedule, initialisation options) and the seed vary freely
+within a group.
 """
 
 from __future__ import annotations
