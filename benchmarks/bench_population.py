@@ -3,7 +3,7 @@
 Each measurement trains through the trainers rlsens uses (``rlsens.trainer.train`` for sb3,
 ``train_group`` for the population) with one evaluation episode at the end, one torch thread,
 and reads steps per second of training time (evaluations excluded, see ``RunResult``):
-- DDPG 64x64, batch 256, Pendulum-v1: one SB3 run vs populations of 16 and 64 members;
+- DDPG 64x64, batch 256, Pendulum-v1: one SB3 run vs populations of 4, 16 and 64 members;
 - PPO 64x64, n_steps 2048, batch 64, 10 epochs, Pendulum-v1: SB3 (n_envs=1) vs 32 members.
 Also the memory of a member: replay buffer bytes (members x buffer_size transitions) and
 parameter bytes (networks, targets, Adam moments). ``--profile`` adds where the time goes.
@@ -110,7 +110,7 @@ def main() -> None:
     print(f"DDPG 64x64 batch 256 Pendulum-v1, budget {ddpg_budget} (learning_starts 100)")
     base = sb3_rate("DDPG", DDPG_HPS, ddpg_budget)
     print(f"  sb3, one run:        {base:8.0f} steps/s")
-    for members in (16, 64):
+    for members in (4, 16, 64):
         rate = population_rate("DDPG", DDPG_HPS, ddpg_budget, members)
         print(f"  population x{members:<3}:     {rate:8.0f} member-steps/s  ({rate / base:.2f}x)")
     buffer_mb, param_mb = memory_per_member(4)
