@@ -55,6 +55,7 @@ perf: setup
 	$(BIN)/python benchmarks/bench_fanout.py
 	$(BIN)/python benchmarks/bench_bootstrap.py
 	$(BIN)/python benchmarks/bench_report.py
+	$(BIN)/python benchmarks/bench_population.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

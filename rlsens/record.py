@@ -61,6 +61,10 @@ class RunResult:
         return self.spec.run_id
 
     @property
+    def trainer(self) -> str:
+        return self.spec.trainer
+
+    @property
     def score_final(self) -> float | None:
         """Mean evaluation return over the last ``spec.eval.final`` evaluations."""
         if not self.curve:
@@ -84,6 +88,7 @@ class RunResult:
         data["spec"] = self.spec.to_dict()
         data["record_version"] = RECORD_VERSION
         data["run_id"] = self.run_id
+        data["trainer"] = self.trainer
         data["score_final"] = self.score_final
         data["score_auc"] = self.score_auc
         data["steps_per_s"] = self.steps_per_s

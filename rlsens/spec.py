@@ -2,8 +2,9 @@
 
 A ``RunSpec`` is the boundary between planning and execution. Its identity (``run_id``) is a
 stable hash of exactly what determines the numbers a run produces: algorithm, environment
-(with its kwargs), configuration, seed, budget and evaluation protocol. Resources and the
-seed's role are bookkeeping and do not enter the hash, so changing them never re-runs anything.
+(with its kwargs), configuration, seed, budget, evaluation protocol and trainer. Resources and
+the seed's role are bookkeeping and do not enter the hash, so changing them never re-runs
+anything.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from typing import Any
 import numpy as np
 
 SEED_ROLES = ("all", "tune", "report")
+# Who trains a run. The trainer is part of what determines a run's numbers (the population
+# trainer draws its exploration noise from other streams than SB3), so it enters the run id;
+# ``sb3`` is left out of the hash so that every run id computed before trainers existed stays
+# valid.
+TRAINERS = ("sb3", "population")
+DEFAULT_TRAINER = "sb3"
 
 
 @dataclass(frozen=True)
@@ -80,9 +87,14 @@ class RunSpec:
     config_id: str = ""
     seed_role: str = "all"
     resources: Resources = field(default_factory=Resources)
+    trainer: str = DEFAULT_TRAINER
+
+    def __post_init__(self) -> None:
+        if self.trainer not in TRAINERS:
+            raise ValueError(f"unknown trainer {self.trainer!r}; expected one of {list(TRAINERS)}")
 
     def identity(self) -> dict[str, Any]:
-        return {
+        identity: dict[str, Any] = {
             "algorithm": self.algorithm,
             "algo_class": self.algo_class,
             "policy": self.policy,
@@ -93,6 +105,9 @@ class RunSpec:
             "budget": self.budget,
             "eval": asdict(self.eval),
         }
+        if self.trainer != DEFAULT_TRAINER:
+            identity["trainer"] = self.trainer
+        return identity
 
     @property
     def run_id(self) -> str:

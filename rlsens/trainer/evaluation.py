@@ -142,8 +142,15 @@ class Evaluator:
     """The evaluation env(s) of one run and the protocol to score a model on them."""
 
     def __init__(
-        self, env_id: str, env_kwargs: Mapping[str, Any], protocol: EvalProtocol, seed: int
+        self,
+        env_id: str,
+        env_kwargs: Mapping[str, Any],
+        protocol: EvalProtocol,
+        seed: int,
+        envs: Sequence[gym.Env] | None = None,
     ) -> None:
+        """``envs``: instances of ``env_id`` shared with other evaluators that run one at a
+        time (every episode starts from a seeded reset); the caller closes them."""
         if protocol.episodes < 1:
             raise ValueError(f"eval.episodes must be at least 1, got {protocol.episodes}")
         self.protocol = protocol
@@ -152,7 +159,10 @@ class Evaluator:
             np.random.SeedSequence([seed, _ACTION_SEED_TAG]).generate_state(1, dtype=np.uint32)[0]
         )
         pool = min(protocol.episodes, EVAL_POOL)
-        self.envs = [gym.make(env_id, **dict(env_kwargs)) for _ in range(pool)]
+        self._owns_envs = envs is None
+        self.envs = list(envs) if envs is not None else [
+            gym.make(env_id, **dict(env_kwargs)) for _ in range(pool)
+        ]
 
     def evaluate(
         self,
@@ -179,5 +189,5 @@ class Evaluator:
         return Evaluation(step, batch.returns, batch.lengths)
 
     def close(self) -> None:
-        for env in self.envs:
+        for env in self.envs if self._owns_envs else ():
             env.close()

@@ -1,0 +1,166 @@
+"""Distribution-level faithfulness: final scores of the population and sb3 trainers (not a test).
+
+For one algorithm and environment, two configurations x N seeds are trained on each trainer
+(sb3: one run after another through ``rlsens.trainer.train``; population: one group per
+configuration through ``train_group``), with the same evaluation protocol. Per configuration
+it prints each trainer's mean final score with a 95 % percentile-bootstrap CI and the Welch
+test of the difference (``rlsens.analysis.pairwise.compare``, whose CI of the mean difference
+is the Welch-Satterthwaite interval). The population draws its exploration noise from other
+streams than SB3, so the two are different samples of the same algorithm; a faithful
+population trainer shows no systematic difference.
+
+Usage: .venv/bin/python benchmarks/compare_population.py --algo DDPG [--env Pendulum-v1]
+       [--seeds 16] [--budget N] [--smoke]
+Costs: --seeds 16 at the zoo-like default budgets is hours of CPU for the sb3 side;
+--smoke (2 seeds, tiny budget) only checks that the comparison runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
+import torch
+
+from rlsens.analysis.aggregates import batched_mean, percentile_interval, stratified_bootstrap
+from rlsens.analysis.pairwise import compare
+from rlsens.spec import EvalProtocol, RunSpec
+from rlsens.trainer.population.run import train_group
+from rlsens.trainer.run import train
+
+# Two configurations per algorithm: a zoo-like default and a variant of its scalar
+# hyperparameters (all of them population-supported, so one group per configuration).
+CONFIGS: dict[str, list[dict]] = {
+    "DDPG": [
+        {"noise_type": "normal", "noise_std": 0.1, "learning_starts": 1000, "net_arch": [64, 64]},
+        {
+            "noise_type": "ornstein-uhlenbeck",
+            "noise_std": 0.3,
+            "learning_starts": 1000,
+            "learning_rate": 3e-4,
+            "tau": 0.02,
+            "net_arch": [64, 64],
+        },
+    ],
+    "TD3": [
+        {"noise_type": "normal", "noise_std": 0.1, "learning_starts": 1000, "net_arch": [64, 64]},
+        {
+            "noise_type": "normal",
+            "noise_std": 0.3,
+            "learning_starts": 1000,
+            "learning_rate": 3e-4,
+            "target_policy_noise": 0.1,
+            "net_arch": [64, 64],
+        },
+    ],
+    "SAC": [
+        {"learning_starts": 1000, "net_arch": [64, 64]},
+        {"learning_starts": 1000, "learning_rate": 1e-3, "ent_coef": 0.1, "net_arch": [64, 64]},
+    ],
+    "PPO": [
+        {
+            "n_steps": 1024,
+            "gae_lambda": 0.95,
+            "gamma": 0.9,
+            "n_epochs": 10,
+            "ent_coef": 0.0,
+            "learning_rate": 1e-3,
+            "clip_range": 0.2,
+            "net_arch": [64, 64],
+        },
+        {
+            "n_steps": 1024,
+            "gae_lambda": 0.8,
+            "gamma": 0.95,
+            "n_epochs": 10,
+            "ent_coef": 0.01,
+            "learning_rate": "lin_3e-4",
+            "clip_range": 0.1,
+            "net_arch": [64, 64],
+        },
+    ],
+}
+BUDGETS = {"DDPG": 20_000, "TD3": 20_000, "SAC": 20_000, "PPO": 100_000}
+
+
+def make_spec(algo: str, env: str, hps: dict, seed: int, budget: int, trainer: str) -> RunSpec:
+    every = max(1, budget // 10)
+    return RunSpec(
+        suite="compare",
+        algorithm=algo.lower(),
+        algo_class=algo,
+        env_id=env,
+        hyperparameters=hps,
+        seed=seed,
+        budget=budget,
+        eval=EvalProtocol(every=every, episodes=10, final=3),
+        trainer=trainer,
+    )
+
+
+def mean_ci(scores: np.ndarray) -> tuple[float, float, float]:
+    replicates = stratified_bootstrap([scores], batched_mean, reps=10_000, seed=0)
+    low, high = percentile_interval(replicates)
+    return float(scores.mean()), low, high
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--algo", choices=sorted(CONFIGS), default="DDPG")
+    parser.add_argument("--env", default="Pendulum-v1")
+    parser.add_argument("--seeds", type=int, default=16)
+    parser.add_argument("--budget", type=int, default=None)
+    parser.add_argument("--smoke", action="store_true", help="2 seeds, tiny budget")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    seeds = 2 if args.smoke else args.seeds
+    budget = args.budget or (1200 if args.smoke else BUDGETS[args.algo])
+    configs = CONFIGS[args.algo]
+    if args.smoke:
+        configs = [
+            {**c, "learning_starts": 200} if "learning_starts" in c else {**c, "n_steps": 256}
+            for c in configs
+        ]
+
+    print(
+        f"{args.algo} on {args.env}, {seeds} seeds x {len(configs)} configurations, budget {budget}"
+    )
+    print("| config | trainer | n | mean final | 95% CI | diff (pop - sb3) [95% CI] | Welch p |")
+    print("|---|---|---|---|---|---|---|")
+    for index, hps in enumerate(configs):
+        scores: dict[str, np.ndarray] = {}
+        began = time.monotonic()
+        pop = train_group(
+            [make_spec(args.algo, args.env, hps, s, budget, "population") for s in range(seeds)]
+        )
+        sb3 = [train(make_spec(args.algo, args.env, hps, s, budget, "sb3")) for s in range(seeds)]
+        for name, results in (("population", pop), ("sb3", sb3)):
+            bad = [r.status for r in results if r.status != "ok"]
+            if bad:
+                print(f"  {name}: {len(bad)} runs not ok ({sorted(set(bad))})", file=sys.stderr)
+            scores[name] = np.array([r.score_final for r in results if r.score_final is not None])
+        test = compare([scores["population"]], [scores["sb3"]], test="welch")
+        for name in ("population", "sb3"):
+            mean, low, high = mean_ci(scores[name])
+            diff = ""
+            if name == "population":
+                diff = (
+                    f"{test['mean_diff']:.1f} [{test['diff_lower']:.1f}, "
+                    f"{test['diff_upper']:.1f}] | {test['p_value']:.3f}"
+                )
+            else:
+                diff = " | "
+            print(
+                f"| {index} | {name} | {scores[name].size} | {mean:.1f} | "
+                f"[{low:.1f}, {high:.1f}] | {diff} |"
+            )
+        print(f"  (configuration {index}: {time.monotonic() - began:.0f} s)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""One member = one run: its SB3 model built exactly as the sb3 trainer builds it.
+
+Building the member's SB3 model (same seed, same translation of its hyperparameters, same
+constructor) is what makes a member faithful for free: its networks are initialised by SB3's
+own code under the run's seed, its environment is the run's ``DummyVecEnv`` seeded as the run
+would be, its schedules, action noise recipe and action space (whose seeded generator draws
+the warm-up actions) are SB3's objects. The population trainer then only stacks the
+parameters and replaces SB3's per-run update loop by a batched one. The model also serves
+evaluation: the member's trained weights are written back into its policy and scored by the
+same ``Evaluator`` as every sb3 run.
+
+The replay buffer of an off-policy model is built with one slot (the population keeps all
+members' transitions in one stacked buffer); the buffer's size does not consume randomness, so
+the networks are initialised exactly as with the run's own ``buffer_size``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.utils import set_random_seed
+
+from rlsens.spec import RunSpec
+from rlsens.trainer.build import action_noise, make_train_env, translate
+from rlsens.trainer.evaluation import EVAL_POOL, Evaluator
+from rlsens.vocabulary import algorithm_class
+
+
+def constructor_default(cls: type[BaseAlgorithm], name: str) -> Any:
+    return inspect.signature(cls.__init__).parameters[name].default
+
+
+@dataclass
+class Member:
+    spec: RunSpec
+    model: BaseAlgorithm
+    evaluator: Evaluator
+    buffer_size: int = 0
+
+    def close(self) -> None:
+        self.model.env.close()  # type: ignore[union-attr]
+        self.evaluator.close()
+
+
+def evaluation_envs(spec: RunSpec) -> list[gym.Env]:
+    """The evaluation env pool a run's ``Evaluator`` would make, to share across a group.
+
+    Members are evaluated one after another and every episode starts from a seeded reset, so
+    one pool serves them all (a group of 64 would otherwise hold 64 pools of up to 16 envs);
+    its size is the one each member's own evaluator would use, so batches are the same.
+    """
+    pool = min(spec.eval.episodes, EVAL_POOL)
+    return [gym.make(spec.env_id, **dict(spec.env_kwargs)) for _ in range(pool)]
+
+
+def build_member(spec: RunSpec, device: str, eval_envs: Sequence[gym.Env] | None = None) -> Member:
+    """The run's SB3 model and evaluator, constructed in the sb3 trainer's order."""
+    set_random_seed(spec.seed, using_cuda=device.startswith("cuda"))
+    translation = translate(spec.hyperparameters)
+    cls = algorithm_class(spec.algo_class)
+    env = make_train_env(spec.env_id, spec.env_kwargs, translation, spec.seed)
+    evaluator = Evaluator(spec.env_id, spec.env_kwargs, spec.eval, spec.seed, eval_envs)
+    kwargs = dict(translation.model_kwargs)
+    noise = action_noise(translation.noise, env.action_space)
+    if noise is not None:
+        kwargs["action_noise"] = noise
+    buffer_size = 0
+    if issubclass(cls, OffPolicyAlgorithm):
+        buffer_size = int(kwargs.get("buffer_size", constructor_default(cls, "buffer_size")))
+        kwargs["buffer_size"] = 1
+    try:
+        model = cls(spec.policy, env, seed=spec.seed, device=device, verbose=0, **kwargs)
+    except BaseException:
+        env.close()
+        evaluator.close()
+        raise
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return Member(spec, model, evaluator, buffer_size)
