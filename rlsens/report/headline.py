@@ -1,0 +1,327 @@
+"""The headline: the report's first screen answers "which algorithm is more sensitive, and how
+sure are we?" in a table and one paragraph written from the numbers.
+
+Which claims the data support is decided in :mod:`rlsens.analysis.claims` (intervals of the
+differences); this module only words them. Every number in the paragraph is formatted from an
+analysis frame, and a claim of a difference appears only for a pair whose interval excludes the
+value of no difference; otherwise the paragraph says the budget cannot separate them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rlsens import analysis
+from rlsens.analysis.claims import IMPROVEMENT
+from rlsens.analysis.protocol import IN_SAMPLE
+from rlsens.report.latex import escape_latex
+from rlsens.report.sections import (
+    Context,
+    NotEnoughData,
+    importance_frame,
+    require_hyperparameters,
+    require_variance,
+    sensitivity_frame,
+)
+from rlsens.report.tables import ReportTable, decimals_for, fmt_ci, fmt_num
+
+QUANTITY_TITLES = {"sensitivity": "Φ", "per_env_tuned": "per-environment tuned score",
+                   "cross_env_tuned": "cross-environment tuned score"}
+
+
+@dataclass
+class Headline:
+    """The first section of the page: the reading (sentences) and the tables behind it."""
+
+    sentences: list[str] = field(default_factory=list)
+    tables: list[ReportTable] = field(default_factory=list)
+
+    @property
+    def reading(self) -> str:
+        return " ".join(self.sentences)
+
+    def write(self, directory: Path) -> None:
+        """The tables, and the reading as Markdown and LaTeX beside them (tables/headline_*)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        for table in self.tables:
+            table.write(directory)
+        (directory / "headline_reading.md").write_text(self.reading + "\n", encoding="utf-8")
+        (directory / "headline_reading.tex").write_text(escape_latex(self.reading) + "\n",
+                                                        encoding="utf-8")
+
+
+def _optional(fn: Callable[[Context], pd.DataFrame | None], ctx: Context
+              ) -> pd.DataFrame | None:
+    """``fn(ctx)``, or None when the data cannot support it (a failed NotEnoughData check)."""
+    try:
+        return fn(ctx)
+    except NotEnoughData:
+        return None
+
+
+def _sensitivity(ctx: Context) -> pd.DataFrame | None:
+    require_hyperparameters(ctx)
+    return sensitivity_frame(ctx)
+
+
+def _dimensionality(ctx: Context) -> pd.DataFrame | None:
+    if len(ctx.envs) < 2:
+        return None
+    require_hyperparameters(ctx)
+    return analysis.effective_dimensionality(ctx.nscores)[1]
+
+
+def _top_importance(ctx: Context) -> pd.DataFrame | None:
+    """The most important single hyperparameter per algorithm (cross-environment share)."""
+    require_hyperparameters(ctx)
+    require_variance(ctx)
+    overall = analysis.overall_importance(importance_frame(ctx))
+    mains = overall[(overall["order"] == 1) & overall["importance"].notna()]
+    if mains.empty:
+        return None
+    return (mains.sort_values(["algorithm", "importance"], ascending=[True, False], kind="stable")
+            .groupby("algorithm", sort=True).head(1).reset_index(drop=True))
+
+
+def _improvement(ctx: Context) -> pd.DataFrame | None:
+    if len(ctx.algorithms) < 2:
+        return None
+    return analysis.probability_of_improvement(ctx.nscores, reps=ctx.options.profile_reps,
+                                               seed=ctx.options.seed)
+
+
+def build_headline(ctx: Context) -> Headline:
+    """The headline of ``ctx``'s data; parts the data cannot support are said, not left out."""
+    headline = Headline()
+    if len(ctx.scores) == 0:
+        headline.sentences.append("No run has a usable score yet, so the data support no "
+                                  "statement about any algorithm.")
+        return headline
+    opts = ctx.options
+    sens = _optional(_sensitivity, ctx)
+    errors = (analysis.tuned_score_errors(ctx.nscores, opts.sensitivity_reps, opts.seed)
+              if sens is not None and opts.sensitivity_reps > 0 else {})
+    poi = _optional(_improvement, ctx)
+    dims = _optional(_dimensionality, ctx)
+    top = _optional(_top_importance, ctx)
+    comparisons = analysis.algorithm_comparisons(sens, errors, poi, opts.confidence)
+    ctx.used["headline"] = True
+    percent = round(opts.confidence * 100)
+    headline.tables.append(algorithm_table(ctx.algorithms, sens, dims, top, percent))
+    if len(comparisons):
+        headline.tables.append(pairs_table(comparisons, percent))
+    headline.sentences = reading(ctx, sens, comparisons, dims, top)
+    return headline
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def _lookup(frame: pd.DataFrame | None, algorithm: str) -> dict | None:
+    if frame is None or frame.empty:
+        return None
+    match = frame[frame["algorithm"] == algorithm]
+    return match.iloc[0].to_dict() if len(match) else None
+
+
+def _importance_text(row: dict | None) -> str:
+    if row is None:
+        return "–"
+    share = f"{row['term']} {fmt_num(row['importance'], 2)}"
+    std = row.get("std")
+    return f"{share} ± {fmt_num(std, 2)} (SE)" if std is not None and np.isfinite(std) else share
+
+
+def algorithm_table(algorithms: list[str], sens: pd.DataFrame | None,
+                    dims: pd.DataFrame | None, top: pd.DataFrame | None,
+                    percent: int = 95) -> ReportTable:
+    """One row per algorithm: Φ, both tuned scores with intervals, selection method, effective
+    dimensionality and the most important hyperparameter."""
+    metrics = list(QUANTITY_TITLES)
+    decimals = 2
+    if sens is not None and len(sens):
+        decimals = decimals_for(sens[metrics].to_numpy(dtype=float).ravel())
+    rows, records = [], []
+    for algorithm in algorithms:
+        s, d, t = _lookup(sens, algorithm), _lookup(dims, algorithm), _lookup(top, algorithm)
+        cells = [algorithm]
+        record: dict[str, object] = {"algorithm": algorithm}
+        for metric in metrics:
+            value = s.get(metric) if s else None
+            lower, upper = (s.get(f"{metric}_lower"), s.get(f"{metric}_upper")) if s else (None,
+                                                                                          None)
+            cells.append(fmt_ci(value, lower, upper, decimals))
+            record.update({metric: value, f"{metric}_lower": lower, f"{metric}_upper": upper})
+        cells.append(str(s["method"]) if s else "–")
+        dimension = d.get("dimensionality") if d else None
+        has_dimension = dimension is not None and not pd.isna(dimension)
+        cells.append(f"{int(dimension)} of {int(d['n_params'])}" if has_dimension else "–")
+        cells.append(_importance_text(t))
+        record.update({
+            "method": s["method"] if s else None,
+            "dimensionality": int(dimension) if has_dimension else None,
+            "n_params": int(d["n_params"]) if d else None,
+            "top_hyperparameter": t["term"] if t else None,
+            "importance": t["importance"] if t else None,
+            "importance_se": t.get("std") if t else None,
+        })
+        rows.append(cells)
+        records.append(record)
+    ci = f"[{percent}% CI]"
+    columns = ["Algorithm", f"Φ (sensitivity) {ci}", f"Per-env tuned {ci}",
+               f"Cross-env tuned {ci}", "Selection", "Effective dimensionality",
+               "Most important hyperparameter (share ± SE)"]
+    return ReportTable(
+        "headline", "Headline per algorithm", pd.DataFrame(records), columns, rows,
+        caption="Tuned scores and Φ selected and scored on different seeds (the Selection "
+                "column: held-out or cross-fit; in-sample values are optimistic and have no "
+                "interval). Effective dimensionality: hyperparameters to tune per environment "
+                "for 95% of the per-environment tuned score, from in-sample configuration means "
+                "(no interval). Importance: share of variance of cross-environment "
+                "configuration means.",
+    )
+
+
+def pairs_table(comparisons: pd.DataFrame, percent: int = 95) -> ReportTable:
+    """One row per pair of algorithms: each difference with its interval; bold when the
+    interval excludes the value of no difference."""
+    quantities = [q for q in (*QUANTITY_TITLES, IMPROVEMENT) if q in set(comparisons["quantity"])]
+    titles = {"sensitivity": "Φ A − Φ B", "per_env_tuned": "Per-env tuned A − B",
+              "cross_env_tuned": "Cross-env tuned A − B", IMPROVEMENT: "P(A > B)"}
+    keyed = comparisons.set_index(["algorithm_a", "algorithm_b", "quantity"])
+    pairs = list(dict.fromkeys(zip(comparisons["algorithm_a"], comparisons["algorithm_b"],
+                                   strict=True)))
+    rows, bold = [], []
+    for a, b in pairs:
+        cells, marks = [a, b], [False, False]
+        for quantity in quantities:
+            if (a, b, quantity) not in keyed.index:
+                cells.append("–")
+                marks.append(False)
+                continue
+            r = keyed.loc[(a, b, quantity)]
+            decimals = decimals_for([r["estimate"], r["lower"], r["upper"]])
+            cells.append(fmt_ci(r["estimate"], r["lower"], r["upper"], decimals))
+            marks.append(bool(r["separated"]))
+        rows.append(cells)
+        bold.append(marks)
+    return ReportTable(
+        "headline_pairs", "Headline: differences between algorithms", comparisons,
+        ["A", "B", *(f"{titles[q]} [{percent}% CI]" for q in quantities)], rows, bold,
+        caption="Direct bootstrap intervals of each difference (runs resampled within every "
+                "environment × configuration, the selection repeated); bold: the interval "
+                "excludes no difference (0, or 0.5 for P(A > B)). Per-comparison intervals, not "
+                "adjusted for the number of pairs.",
+    )
+
+
+# --- the reading -----------------------------------------------------------------------------
+
+
+def _ci(estimate: float, lower: float, upper: float) -> str:
+    return fmt_ci(estimate, lower, upper, decimals_for([estimate, lower, upper]))
+
+
+def _tuned_sentence(row: pd.Series, percent: int) -> str:
+    name = QUANTITY_TITLES[row["quantity"]]
+    a, b = row["algorithm_a"], row["algorithm_b"]
+    if not np.isfinite(row["lower"]):
+        return f"The {name}s of {a} and {b} cannot be compared: {row['reason']}."
+    if row["separated"]:
+        high, low = (a, b) if row["higher"] == a else (b, a)
+        if high == a:
+            diff = _ci(row["estimate"], row["lower"], row["upper"])
+        else:  # b − a: the interval of a − b mirrored
+            diff = _ci(-row["estimate"], -row["upper"], -row["lower"])
+        verb = "exceeds" if row["quantity"] == "sensitivity" else "is higher than"
+        return (f"{high}'s {name} {verb} {low}'s with {percent}% confidence "
+                f"({high} − {low}: {diff}).")
+    diff = _ci(row["estimate"], row["lower"], row["upper"])
+    return (f"{a} − {b} in {name}: {diff}, an interval that includes 0: this budget cannot "
+            "separate them.")
+
+
+def _improvement_sentence(row: pd.Series, percent: int) -> str:
+    a, b = row["algorithm_a"], row["algorithm_b"]
+    p = _ci(row["estimate"], row["lower"], row["upper"])
+    if row["separated"]:
+        high = row["higher"]
+        if high == a:
+            return (f"A run of {a} outscores a run of {b} on a shared environment with "
+                    f"probability {p}, above 0.5 with {percent}% confidence.")
+        q = _ci(1.0 - row["estimate"], 1.0 - row["upper"], 1.0 - row["lower"])
+        return (f"A run of {b} outscores a run of {a} on a shared environment with "
+                f"probability {q}, above 0.5 with {percent}% confidence.")
+    return (f"P({a} > {b}) = {p} includes 0.5: neither algorithm's runs score reliably "
+            "higher at this budget.")
+
+
+def _methods_sentence(sens: pd.DataFrame) -> str:
+    by_method: dict[str, list[str]] = {}
+    for r in sens.itertuples(index=False):
+        by_method.setdefault(str(r.method), []).append(str(r.algorithm))
+    parts = []
+    for method, names in sorted(by_method.items()):
+        who = ", ".join(names)
+        if method == IN_SAMPLE:
+            parts.append(f"in-sample for {who} (one scored run per configuration, so the same "
+                         "runs select and score: optimistic, and without interval)")
+        else:
+            parts.append(f"{method} estimates for {who} (selected and scored on different "
+                         "seeds, so not inflated by the selection)")
+    return ("Tuned scores and Φ are " + "; ".join(parts) + ". The in-sample values in the "
+            "sensitivity section, and effective dimensionality and importance, use the same "
+            "runs to select and to score and are optimistic.")
+
+
+def reading(ctx: Context, sens: pd.DataFrame | None, comparisons: pd.DataFrame,
+            dims: pd.DataFrame | None, top: pd.DataFrame | None) -> list[str]:
+    """The paragraph, sentence by sentence, from the analysis frames alone."""
+    percent = round(ctx.options.confidence * 100)
+    envs = ctx.envs
+    out = [f"{len(ctx.algorithms)} algorithm{'s' if len(ctx.algorithms) != 1 else ''} on "
+           f"{len(envs)} environment{'s' if len(envs) != 1 else ''} ({', '.join(envs)}); "
+           f"{ctx.score_label.lower()}; {percent}% intervals."]
+    if sens is None:
+        out.append("No hyperparameter varies, so the data support no statement about "
+                   "sensitivity.")
+    elif len(envs) < 2:
+        out.append(f"Φ and the cross-environment tuned score need two or more environments; "
+                   f"with one ({envs[0]}) the data support statements about the "
+                   "per-environment tuned score only.")
+    else:
+        phis = [f"{r['algorithm']} " + _ci(r["sensitivity"], r.get("sensitivity_lower", np.nan),
+                                          r.get("sensitivity_upper", np.nan))
+                for r in sens.to_dict("records")]
+        out.append("Φ (per-environment minus cross-environment tuned score): "
+                   + ", ".join(phis) + ".")
+    for quantity in ("sensitivity", "per_env_tuned"):
+        part = comparisons[comparisons["quantity"] == quantity]
+        if quantity == "sensitivity" and len(envs) < 2:
+            continue
+        out += [_tuned_sentence(r, percent) for _, r in part.iterrows()]
+    for _, r in comparisons[comparisons["quantity"] == IMPROVEMENT].iterrows():
+        out.append(_improvement_sentence(r, percent))
+    if len(ctx.algorithms) < 2:
+        out.append("With one algorithm there is nothing to compare it with.")
+    if len(comparisons):
+        counts = comparisons.groupby("quantity")["n_comparisons"].first()
+        if int(counts.max()) > 1:
+            out.append(f"Each interval is a per-comparison {percent}% interval, not adjusted for "
+                       f"the {int(counts.max())} pairs compared.")
+    if sens is not None:
+        out.append(_methods_sentence(sens))
+    if dims is not None and dims["dimensionality"].notna().any():
+        text = [f"{r.algorithm} {int(r.dimensionality)} of {int(r.n_params)}"
+                for r in dims.itertuples(index=False) if not pd.isna(r.dimensionality)]
+        out.append("Hyperparameters to tune per environment for 95% of the per-environment "
+                   f"tuned score (point estimates, no interval): {', '.join(text)}.")
+    if top is not None and len(top):
+        text = [f"{r['algorithm']} {_importance_text(r)}" for r in top.to_dict("records")]
+        out.append("Most important hyperparameter (share of variance): " + ", ".join(text) + ".")
+    return out
