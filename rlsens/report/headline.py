@@ -38,21 +38,27 @@ QUANTITY_TITLES = {"sensitivity": "Φ", "per_env_tuned": "per-environment tuned 
 class Headline:
     """The first section of the page: the reading (sentences) and the tables behind it."""
 
-    sentences: list[str] = field(default_factory=list)
+    sentences: list[tuple[str, str]] = field(default_factory=list)
     tables: list[ReportTable] = field(default_factory=list)
 
     @property
     def reading(self) -> str:
-        return " ".join(self.sentences)
+        """The paragraph as plain text, each sentence after its label."""
+        return " ".join(f"{label}: {text}" for label, text in self.sentences)
+
+    @property
+    def markdown(self) -> str:
+        return " ".join(f"**{label}:** {text}" for label, text in self.sentences)
 
     def write(self, directory: Path) -> None:
         """The tables, and the reading as Markdown and LaTeX beside them (tables/headline_*)."""
         directory.mkdir(parents=True, exist_ok=True)
         for table in self.tables:
             table.write(directory)
-        (directory / "headline_reading.md").write_text(self.reading + "\n", encoding="utf-8")
-        (directory / "headline_reading.tex").write_text(escape_latex(self.reading) + "\n",
-                                                        encoding="utf-8")
+        (directory / "headline_reading.md").write_text(self.markdown + "\n", encoding="utf-8")
+        latex = " ".join(rf"\textbf{{{escape_latex(label)}:}} {escape_latex(text)}"
+                         for label, text in self.sentences)
+        (directory / "headline_reading.tex").write_text(latex + "\n", encoding="utf-8")
 
 
 def _optional(fn: Callable[[Context], pd.DataFrame | None], ctx: Context
@@ -99,8 +105,8 @@ def build_headline(ctx: Context) -> Headline:
     """The headline of ``ctx``'s data; parts the data cannot support are said, not left out."""
     headline = Headline()
     if len(ctx.scores) == 0:
-        headline.sentences.append("No run has a usable score yet, so the data support no "
-                                  "statement about any algorithm.")
+        headline.sentences.append(("Data", "no run has a usable score yet, so the data "
+                                           "support no statement about any algorithm."))
         return headline
     opts = ctx.options
     sens = _optional(_sensitivity, ctx)
@@ -173,17 +179,14 @@ def algorithm_table(algorithms: list[str], sens: pd.DataFrame | None,
         rows.append(cells)
         records.append(record)
     ci = f"[{percent}% CI]"
-    columns = ["Algorithm", f"Φ (sensitivity) {ci}", f"Per-env tuned {ci}",
-               f"Cross-env tuned {ci}", "Selection", "Effective dimensionality",
-               "Most important hyperparameter (share ± SE)"]
+    columns = ["Algorithm", f"Φ {ci}", f"Per-env tuned {ci}", f"Cross-env tuned {ci}",
+               "Selection", "Eff. dim.", "Top hyperparameter (share ± SE)"]
     return ReportTable(
         "headline", "Headline per algorithm", pd.DataFrame(records), columns, rows,
-        caption="Tuned scores and Φ selected and scored on different seeds (the Selection "
-                "column: held-out or cross-fit; in-sample values are optimistic and have no "
-                "interval). Effective dimensionality: hyperparameters to tune per environment "
-                "for 95% of the per-environment tuned score, from in-sample configuration means "
-                "(no interval). Importance: share of variance of cross-environment "
-                "configuration means.",
+        caption="Selection: held-out or cross-fit (selected and scored on different seeds); "
+                "in-sample values are optimistic and have no interval. Eff. dim.: "
+                "hyperparameters to tune per environment for 95% of the per-environment tuned "
+                "score (in-sample, no interval).",
     )
 
 
@@ -227,38 +230,53 @@ def _ci(estimate: float, lower: float, upper: float) -> str:
     return fmt_ci(estimate, lower, upper, decimals_for([estimate, lower, upper]))
 
 
-def _tuned_sentence(row: pd.Series, percent: int) -> str:
-    name = QUANTITY_TITLES[row["quantity"]]
+def _oriented(row: pd.Series) -> tuple[str, str, str]:
+    """``(high, low, "d [l, u]")`` of a separated row, the difference taken high − low."""
     a, b = row["algorithm_a"], row["algorithm_b"]
-    if not np.isfinite(row["lower"]):
-        return f"The {name}s of {a} and {b} cannot be compared: {row['reason']}."
-    if row["separated"]:
-        high, low = (a, b) if row["higher"] == a else (b, a)
-        if high == a:
-            diff = _ci(row["estimate"], row["lower"], row["upper"])
-        else:  # b − a: the interval of a − b mirrored
-            diff = _ci(-row["estimate"], -row["upper"], -row["lower"])
-        verb = "exceeds" if row["quantity"] == "sensitivity" else "is higher than"
-        return (f"{high}'s {name} {verb} {low}'s with {percent}% confidence "
-                f"({high} − {low}: {diff}).")
-    diff = _ci(row["estimate"], row["lower"], row["upper"])
-    return (f"{a} − {b} in {name}: {diff}, an interval that includes 0: this budget cannot "
-            "separate them.")
+    if row["higher"] == a:
+        return a, b, _ci(row["estimate"], row["lower"], row["upper"])
+    if row["quantity"] == IMPROVEMENT:  # P(b > a) = 1 − P(a > b)
+        return b, a, _ci(1.0 - row["estimate"], 1.0 - row["upper"], 1.0 - row["lower"])
+    return b, a, _ci(-row["estimate"], -row["upper"], -row["lower"])
 
 
-def _improvement_sentence(row: pd.Series, percent: int) -> str:
-    a, b = row["algorithm_a"], row["algorithm_b"]
-    p = _ci(row["estimate"], row["lower"], row["upper"])
-    if row["separated"]:
-        high = row["higher"]
-        if high == a:
-            return (f"A run of {a} outscores a run of {b} on a shared environment with "
-                    f"probability {p}, above 0.5 with {percent}% confidence.")
-        q = _ci(1.0 - row["estimate"], 1.0 - row["upper"], 1.0 - row["lower"])
-        return (f"A run of {b} outscores a run of {a} on a shared environment with "
-                f"probability {q}, above 0.5 with {percent}% confidence.")
-    return (f"P({a} > {b}) = {p} includes 0.5: neither algorithm's runs score reliably "
-            "higher at this budget.")
+def _tuned_sentence(rows: pd.DataFrame, percent: int) -> str:
+    """Every pair on one tuned quantity: claims where the interval of the difference excludes
+    0, "cannot separate" where it includes 0, and why where there is no interval."""
+    name = QUANTITY_TITLES[str(rows["quantity"].iloc[0])]
+    verb = "exceeds" if rows["quantity"].iloc[0] == "sensitivity" else "is higher than"
+    parts = []
+    claims_first = rows.sort_values("separated", ascending=False, kind="stable")
+    for _, r in claims_first.iterrows():
+        a, b = r["algorithm_a"], r["algorithm_b"]
+        if not np.isfinite(r["lower"]):
+            parts.append(f"{a} and {b} cannot be compared ({r['reason']})")
+        elif r["separated"]:
+            high, low, diff = _oriented(r)
+            parts.append(f"{high}'s {name} {verb} {low}'s with {percent}% confidence "
+                         f"({high} − {low}: {diff})")
+        else:
+            diff = _ci(r["estimate"], r["lower"], r["upper"])
+            parts.append(f"the interval of {a} − {b} includes 0 ({diff}): this budget cannot "
+                         "separate them")
+    return "; ".join(parts) + "."
+
+
+def _improvement_sentence(rows: pd.DataFrame, percent: int) -> str:
+    parts, open_pairs = [], []
+    for _, r in rows.iterrows():
+        if r["separated"]:
+            high, low, p = _oriented(r)
+            parts.append(f"a run of {high} outscores a run of {low} on a shared environment "
+                         f"with probability {p}, above 0.5 with {percent}% confidence")
+        else:
+            open_pairs.append(f"P({r['algorithm_a']} > {r['algorithm_b']}) = "
+                              + _ci(r["estimate"], r["lower"], r["upper"]))
+    if open_pairs:
+        parts.append(" and ".join(open_pairs) + (" include" if len(open_pairs) > 1 else
+                                                 " includes")
+                     + " 0.5: neither algorithm's runs score reliably higher")
+    return "; ".join(parts) + "."
 
 
 def _methods_sentence(sens: pd.DataFrame) -> str:
@@ -274,54 +292,58 @@ def _methods_sentence(sens: pd.DataFrame) -> str:
         else:
             parts.append(f"{method} estimates for {who} (selected and scored on different "
                          "seeds, so not inflated by the selection)")
-    return ("Tuned scores and Φ are " + "; ".join(parts) + ". The in-sample values in the "
-            "sensitivity section, and effective dimensionality and importance, use the same "
-            "runs to select and to score and are optimistic.")
+    return ("Tuned scores and Φ are " + "; ".join(parts) + ". Optimistic: the in-sample values "
+            "of the sensitivity section, effective dimensionality and importance (the same runs "
+            "select and score).")
 
 
 def reading(ctx: Context, sens: pd.DataFrame | None, comparisons: pd.DataFrame,
-            dims: pd.DataFrame | None, top: pd.DataFrame | None) -> list[str]:
-    """The paragraph, sentence by sentence, from the analysis frames alone."""
+            dims: pd.DataFrame | None, top: pd.DataFrame | None) -> list[tuple[str, str]]:
+    """The paragraph as ``(label, sentence)`` pairs, from the analysis frames alone."""
     percent = round(ctx.options.confidence * 100)
     envs = ctx.envs
-    out = [f"{len(ctx.algorithms)} algorithm{'s' if len(ctx.algorithms) != 1 else ''} on "
-           f"{len(envs)} environment{'s' if len(envs) != 1 else ''} ({', '.join(envs)}); "
-           f"{ctx.score_label.lower()}; {percent}% intervals."]
+    n_alg = len(ctx.algorithms)
+    out = [("Data", f"{n_alg} algorithm{'s' if n_alg != 1 else ''} on {len(envs)} "
+                    f"environment{'s' if len(envs) != 1 else ''} ({', '.join(envs)}); "
+                    f"{ctx.score_label.lower()}; {percent}% intervals.")]
     if sens is None:
-        out.append("No hyperparameter varies, so the data support no statement about "
-                   "sensitivity.")
+        out.append(("Sensitivity", "no hyperparameter varies, so the data support no "
+                                   "statement about sensitivity."))
     elif len(envs) < 2:
-        out.append(f"Φ and the cross-environment tuned score need two or more environments; "
-                   f"with one ({envs[0]}) the data support statements about the "
-                   "per-environment tuned score only.")
+        out.append(("Sensitivity", "Φ and the cross-environment tuned score need two or more "
+                    f"environments; with one ({envs[0]}) the data support statements about "
+                    "the per-environment tuned score only."))
     else:
         phis = [f"{r['algorithm']} " + _ci(r["sensitivity"], r.get("sensitivity_lower", np.nan),
                                           r.get("sensitivity_upper", np.nan))
                 for r in sens.to_dict("records")]
-        out.append("Φ (per-environment minus cross-environment tuned score): "
-                   + ", ".join(phis) + ".")
-    for quantity in ("sensitivity", "per_env_tuned"):
-        part = comparisons[comparisons["quantity"] == quantity]
-        if quantity == "sensitivity" and len(envs) < 2:
-            continue
-        out += [_tuned_sentence(r, percent) for _, r in part.iterrows()]
-    for _, r in comparisons[comparisons["quantity"] == IMPROVEMENT].iterrows():
-        out.append(_improvement_sentence(r, percent))
-    if len(ctx.algorithms) < 2:
-        out.append("With one algorithm there is nothing to compare it with.")
-    if len(comparisons):
-        counts = comparisons.groupby("quantity")["n_comparisons"].first()
-        if int(counts.max()) > 1:
-            out.append(f"Each interval is a per-comparison {percent}% interval, not adjusted for "
-                       f"the {int(counts.max())} pairs compared.")
+        out.append(("Φ", "(per-environment minus cross-environment tuned score) "
+                    + ", ".join(phis) + "."))
+    labels = {"sensitivity": "Sensitivity", "per_env_tuned": "Tuned performance",
+              IMPROVEMENT: "Probability of improvement"}
+    for quantity, label in labels.items():
+        rows = comparisons[comparisons["quantity"] == quantity]
+        if len(rows) and not (quantity == "sensitivity" and len(envs) < 2):
+            sentence = (_improvement_sentence(rows, percent) if quantity == IMPROVEMENT
+                        else _tuned_sentence(rows, percent))
+            out.append((label, sentence))
+    if n_alg < 2:
+        out.append(("Comparison", "with one algorithm there is nothing to compare it with."))
+    caveats = []
+    if len(comparisons) and int(comparisons["n_comparisons"].max()) > 1:
+        caveats.append(f"Each interval is a per-comparison {percent}% interval, not adjusted "
+                       f"for the {int(comparisons['n_comparisons'].max())} pairs compared.")
     if sens is not None:
-        out.append(_methods_sentence(sens))
+        caveats.append(_methods_sentence(sens))
+    if caveats:
+        out.append(("Caveats", " ".join(caveats)))
     if dims is not None and dims["dimensionality"].notna().any():
         text = [f"{r.algorithm} {int(r.dimensionality)} of {int(r.n_params)}"
                 for r in dims.itertuples(index=False) if not pd.isna(r.dimensionality)]
-        out.append("Hyperparameters to tune per environment for 95% of the per-environment "
-                   f"tuned score (point estimates, no interval): {', '.join(text)}.")
+        out.append(("Effective dimensionality", "hyperparameters to tune per environment for "
+                    f"95% of the per-environment tuned score (no interval): {', '.join(text)}."))
     if top is not None and len(top):
         text = [f"{r['algorithm']} {_importance_text(r)}" for r in top.to_dict("records")]
-        out.append("Most important hyperparameter (share of variance): " + ", ".join(text) + ".")
+        out.append(("Most important hyperparameter", "share of variance: " + ", ".join(text)
+                    + "."))
     return out
