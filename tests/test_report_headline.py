@@ -97,3 +97,12 @@ def test_one_algorithm_and_no_scores(tmp_path: Path) -> None:
     dead, _ = make_tables(algorithms=("a",), n_configs=2, seeds=2, all_failed=("a",))
     index = build_report(dead, None, make_manifest(dead), tmp_path / "dead", options=FAST)
     assert "support no statement" in reading(index)
+
+
+def test_a_part_the_data_cannot_support_says_why(tmp_path: Path) -> None:
+    runs, curves = make_tables(algorithms=("a", "b"), n_configs=3, seeds=2, constant=True,
+                               fail_rate=0.0, diverge_rate=0.0, timeout_rate=0.0)
+    text = reading(build_report(runs, curves, make_manifest(runs), tmp_path / "r",
+                                options=FAST))
+    assert "Most important hyperparameter: Every run has the same score (zero variance)" in text
+    assert "exceeds" not in text

@@ -21,9 +21,11 @@ from rlsens.analysis.claims import IMPROVEMENT
 from rlsens.analysis.protocol import IN_SAMPLE
 from rlsens.report.latex import escape_latex
 from rlsens.report.sections import (
+    IMPORTANCE_UNDEFINED,
     Context,
     NotEnoughData,
     importance_frame,
+    require,
     require_hyperparameters,
     require_variance,
     sensitivity_frame,
@@ -61,12 +63,15 @@ class Headline:
         (directory / "headline_reading.tex").write_text(latex + "\n", encoding="utf-8")
 
 
-def _optional(fn: Callable[[Context], pd.DataFrame | None], ctx: Context
-              ) -> pd.DataFrame | None:
-    """``fn(ctx)``, or None when the data cannot support it (a failed NotEnoughData check)."""
+def _optional(fn: Callable[[Context], pd.DataFrame | None], ctx: Context,
+              missing: dict[str, str] | None = None, name: str = "") -> pd.DataFrame | None:
+    """``fn(ctx)``, or None when the data cannot support it (a failed NotEnoughData check,
+    whose message is kept in ``missing[name]`` for the reading)."""
     try:
         return fn(ctx)
-    except NotEnoughData:
+    except NotEnoughData as exc:
+        if missing is not None:
+            missing[name] = str(exc)
         return None
 
 
@@ -82,14 +87,13 @@ def _dimensionality(ctx: Context) -> pd.DataFrame | None:
     return analysis.effective_dimensionality(ctx.nscores)[1]
 
 
-def _top_importance(ctx: Context) -> pd.DataFrame | None:
+def _top_importance(ctx: Context) -> pd.DataFrame:
     """The most important single hyperparameter per algorithm (cross-environment share)."""
     require_hyperparameters(ctx)
     require_variance(ctx)
     overall = analysis.overall_importance(importance_frame(ctx))
     mains = overall[(overall["order"] == 1) & overall["importance"].notna()]
-    if mains.empty:
-        return None
+    require(not mains.empty, IMPORTANCE_UNDEFINED)
     return (mains.sort_values(["algorithm", "importance"], ascending=[True, False], kind="stable")
             .groupby("algorithm", sort=True).head(1).reset_index(drop=True))
 
@@ -113,15 +117,16 @@ def build_headline(ctx: Context) -> Headline:
     errors = (analysis.tuned_score_errors(ctx.nscores, opts.sensitivity_reps, opts.seed)
               if sens is not None and opts.sensitivity_reps > 0 else {})
     poi = _optional(_improvement, ctx)
-    dims = _optional(_dimensionality, ctx)
-    top = _optional(_top_importance, ctx)
+    missing: dict[str, str] = {}
+    dims = _optional(_dimensionality, ctx, missing, "dimensionality")
+    top = _optional(_top_importance, ctx, missing, "importance")
     comparisons = analysis.algorithm_comparisons(sens, errors, poi, opts.confidence)
     ctx.used["headline"] = True
     percent = round(opts.confidence * 100)
     headline.tables.append(algorithm_table(ctx.algorithms, sens, dims, top, percent))
     if len(comparisons):
         headline.tables.append(pairs_table(comparisons, percent))
-    headline.sentences = reading(ctx, sens, comparisons, dims, top)
+    headline.sentences = reading(ctx, sens, comparisons, dims, top, missing)
     return headline
 
 
@@ -298,8 +303,11 @@ def _methods_sentence(sens: pd.DataFrame) -> str:
 
 
 def reading(ctx: Context, sens: pd.DataFrame | None, comparisons: pd.DataFrame,
-            dims: pd.DataFrame | None, top: pd.DataFrame | None) -> list[tuple[str, str]]:
-    """The paragraph as ``(label, sentence)`` pairs, from the analysis frames alone."""
+            dims: pd.DataFrame | None, top: pd.DataFrame | None,
+            missing: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """The paragraph as ``(label, sentence)`` pairs, from the analysis frames alone;
+    ``missing`` holds why a part the data cannot support is absent."""
+    missing = missing or {}
     percent = round(ctx.options.confidence * 100)
     envs = ctx.envs
     n_alg = len(ctx.algorithms)
@@ -346,4 +354,6 @@ def reading(ctx: Context, sens: pd.DataFrame | None, comparisons: pd.DataFrame,
         text = [f"{r['algorithm']} {_importance_text(r)}" for r in top.to_dict("records")]
         out.append(("Most important hyperparameter", "share of variance: " + ", ".join(text)
                     + "."))
+    elif "importance" in missing:
+        out.append(("Most important hyperparameter", missing["importance"]))
     return out

@@ -31,6 +31,8 @@ from rlsens.report.tables import (
 )
 from rlsens.spec import stable_hash
 
+IMPORTANCE_UNDEFINED = "Importance is undefined: configuration scores do not vary."
+
 
 class NotEnoughData(Exception):
     """The data cannot support this part of the report; the message says why."""
@@ -317,7 +319,7 @@ def section_importance(ctx: Context, section: Section) -> None:
     require_variance(ctx)
     imp = importance_frame(ctx)
     overall = analysis.overall_importance(imp).dropna(subset=["importance"])
-    require(len(overall) > 0, "Importance is undefined: configuration scores do not vary.")
+    require(len(overall) > 0, IMPORTANCE_UNDEFINED)
     ctx.used["importance"] = sorted(set(imp["method"].dropna()))
     section.figures.append(ctx.figure(
         figures.importance_bars(overall, ctx.palette), "importance",
