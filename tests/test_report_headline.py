@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from synthetic import make_manifest, make_tables
 
 from rlsens.report import ReportOptions, build_report
@@ -106,3 +107,15 @@ def test_a_part_the_data_cannot_support_says_why(tmp_path: Path) -> None:
                                 options=FAST))
     assert "Most important hyperparameter: Every run has the same score (zero variance)" in text
     assert "exceeds" not in text
+
+
+def test_sensitivity_reps_are_checked_and_zero_claims_nothing(tmp_path: Path) -> None:
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="sensitivity_reps"):
+            ReportOptions(sensitivity_reps=bad)
+    runs, curves = runs_with_truth({"ddpg": SPECIALIST, "td3": GENERALIST})
+    options = ReportOptions(reps=300, profile_reps=300, test_reps=100, sensitivity_reps=0)
+    text = reading(build_report(runs, curves, make_manifest(runs), tmp_path / "r",
+                                options=options))
+    assert "ddpg and td3 cannot be compared (no interval)" in text
+    assert "Φ exceeds" not in text

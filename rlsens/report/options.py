@@ -61,6 +61,12 @@ class ReportOptions:
                     f"{name} must be an integer from 1 to {MAX_REPS:,} (bootstrap replicates "
                     f"are held in memory; {ReportOptions.reps:,} is the default), got {value!r}"
                 )
+        value = self.sensitivity_reps
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_REPS:
+            raise ValueError(
+                f"sensitivity_reps must be an integer from 0 (no intervals) to {MAX_REPS:,}, "
+                f"got {value!r}"
+            )
 
     def resolved_normalization(self, n_envs: int) -> str:
         if self.normalization is not None:
