@@ -25,6 +25,7 @@ from rlsens.report.sections import (
     Context,
     NotEnoughData,
     importance_frame,
+    improvement_frame,
     require,
     require_hyperparameters,
     require_variance,
@@ -101,8 +102,7 @@ def _top_importance(ctx: Context) -> pd.DataFrame:
 def _improvement(ctx: Context) -> pd.DataFrame | None:
     if len(ctx.algorithms) < 2:
         return None
-    return analysis.probability_of_improvement(ctx.nscores, reps=ctx.options.profile_reps,
-                                               seed=ctx.options.seed)
+    return improvement_frame(ctx)
 
 
 def build_headline(ctx: Context) -> Headline:

@@ -213,11 +213,18 @@ def section_profiles(ctx: Context, section: Section) -> None:
     ))
 
 
+def improvement_frame(ctx: Context) -> pd.DataFrame:
+    """P(X > Y) for every pair of algorithms; computed once, shared with the headline."""
+    if "improvement_frame" not in ctx.used:
+        ctx.used["improvement_frame"] = analysis.probability_of_improvement(
+            ctx.nscores, reps=ctx.options.profile_reps, seed=ctx.options.seed)
+    return ctx.used["improvement_frame"]
+
+
 def section_improvement(ctx: Context, section: Section) -> None:
     require_scores(ctx)
     require(len(ctx.algorithms) > 1, "Probability of improvement needs two or more algorithms.")
-    poi = analysis.probability_of_improvement(ctx.nscores, reps=ctx.options.profile_reps,
-                                              seed=ctx.options.seed)
+    poi = improvement_frame(ctx)
     require(len(poi) > 0, "No pair of algorithms shares an environment.")
     ctx.used["improvement"] = True
     section.figures.append(ctx.figure(
