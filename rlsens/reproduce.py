@@ -96,6 +96,9 @@ def reproduce_run(stored: RunResult, trainer: Trainer = retrain) -> Verdict:
         evaluations = sum(len(e.returns) for e in stored.curve)
         return Verdict(stored.run_id, True, f"identical ({len(stored.curve)} evaluations, "
                                             f"{evaluations} episode returns)")
+    if "timeout" in (stored.status, new.status):
+        difference += ("; a run that times out stops at a wall-clock limit, which depends on "
+                       "the machine's speed, not only on the spec")
     changed = sorted(k for k in set(stored.versions) | set(new.versions)
                      if stored.versions.get(k) != new.versions.get(k))
     if changed:

@@ -10,7 +10,7 @@ import pytest
 
 from rlsens.cli import main
 from rlsens.record import Evaluation, RunResult
-from rlsens.reproduce import first_difference
+from rlsens.reproduce import first_difference, reproduce_run
 from rlsens.spec import RunSpec
 from rlsens.store import ResultStore
 
@@ -111,3 +111,22 @@ def test_first_difference_names_what_differs() -> None:
         "evaluation 2 (step 20), episode 1: return 2.0 stored, 2.0000001 now"
     assert first_difference(base, _result(lengths=6)) == \
         "evaluation 1 (step 10): episode lengths [5] stored, [6] now"
+
+
+def test_a_verdict_names_timeouts_and_changed_versions() -> None:
+    stored = _result()
+    stored.versions = {"torch": "2.1.0", "numpy": "2.0.0"}
+
+    def timed_out(spec: RunSpec, device: str | None) -> RunResult:
+        assert spec is stored.spec and device == "cpu"
+        new = _result(status="timeout")
+        new.versions = {"torch": "2.2.0", "numpy": "2.0.0"}
+        return new
+
+    verdict = reproduce_run(stored, trainer=timed_out)
+    assert not verdict.identical and verdict.detail.startswith("status ok stored, timeout now")
+    assert "wall-clock limit" in verdict.detail
+    assert "library versions differ: torch 2.1.0 stored, 2.2.0 now" in verdict.detail
+    assert "numpy" not in verdict.detail
+    same = reproduce_run(stored, trainer=lambda spec, device: _result())
+    assert same.identical and same.detail == "identical (2 evaluations, 2 episode returns)"
