@@ -125,3 +125,13 @@ def test_improvement_rows_use_the_pairs_interval_and_null_one_half() -> None:
     assert result.loc["b", "separated"] and result.loc["b", "higher"] == "a"
     assert not result.loc["c", "separated"] and result.loc["c", "null"] == 0.5
     assert (result["n_comparisons"] == 2).all()
+
+
+def test_the_interval_not_the_point_decides_the_direction() -> None:
+    # A basic bootstrap interval need not contain its point estimate (a biased error
+    # distribution shifts it); a claim follows the interval.
+    poi = pd.DataFrame({"algorithm_x": ["a", "b"], "algorithm_y": ["b", "a"],
+                        "probability": [0.49, 0.51], "lower": [0.51, 0.4],
+                        "upper": [0.6, 0.49]})
+    result = algorithm_comparisons(None, {}, poi).iloc[0]
+    assert result["separated"] and result["higher"] == "a"

@@ -60,7 +60,7 @@ def _row(quantity: str, a: str, b: str, estimate: float, lower: float, upper: fl
     null = NULL_VALUES[quantity]
     has_interval = bool(np.isfinite(lower) and np.isfinite(upper))
     separated = has_interval and (lower > null or upper < null)
-    higher = (a if estimate > null else b) if separated else None
+    higher = (a if lower > null else b) if separated else None  # the interval decides
     if not has_interval and not reason:
         reason = "no interval"
     return {"quantity": quantity, "algorithm_a": a, "algorithm_b": b, "estimate": estimate,
