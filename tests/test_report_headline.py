@@ -79,6 +79,14 @@ def test_equal_sensitivity_is_not_claimed(tmp_path: Path) -> None:
     assert "this budget cannot separate them" in text
 
 
+def test_held_out_estimates_are_named(tmp_path: Path) -> None:
+    held_out, curves = make_tables(algorithms=("ddpg", "td3"), n_configs=3,
+                                   seeds={"tune": 2, "report": 2})
+    text = reading(build_report(held_out, curves, make_manifest(held_out), tmp_path / "h",
+                                options=FAST))
+    assert "held-out estimates for ddpg, td3 (selected on the tune seeds" in text
+
+
 def test_single_environment_and_single_seed_say_what_is_missing(tmp_path: Path) -> None:
     runs, curves = make_tables(algorithms=("a2c", "ppo"), envs=("CartPole-v1",), n_configs=3,
                                seeds=1, fail_rate=0.0, diverge_rate=0.0, timeout_rate=0.0)

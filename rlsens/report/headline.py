@@ -18,7 +18,7 @@ import pandas as pd
 
 from rlsens import analysis
 from rlsens.analysis.claims import IMPROVEMENT
-from rlsens.analysis.protocol import IN_SAMPLE
+from rlsens.analysis.protocol import HELD_OUT, IN_SAMPLE
 from rlsens.report.latex import escape_latex
 from rlsens.report.sections import (
     IMPORTANCE_UNDEFINED,
@@ -295,8 +295,11 @@ def _methods_sentence(sens: pd.DataFrame) -> str:
             parts.append(f"in-sample for {who} (one scored run per configuration, so the same "
                          "runs select and score: optimistic, and without interval)")
         else:
-            parts.append(f"{method} estimates for {who} (selected and scored on different "
-                         "seeds, so not inflated by the selection)")
+            how = ("selected on the tune seeds, scored on the disjoint report seeds"
+                   if method == HELD_OUT else "selected on one half of the seeds and scored on "
+                   "the other, both ways")
+            parts.append(f"{method} estimates for {who} ({how}: not inflated by the "
+                         "selection)")
     return ("Tuned scores and Φ are " + "; ".join(parts) + ". Optimistic: the in-sample values "
             "of the sensitivity section, effective dimensionality and importance (the same runs "
             "select and score).")
