@@ -294,8 +294,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
               "retraining ...", flush=True)
         verdict = reproduce_run(stored)
         differing += not verdict.identical
-        print(f"{run_id}: {'IDENTICAL' if verdict.identical else 'DIFFERENT'}, {verdict.detail}",
-              flush=True)
+        outcome = (f"IDENTICAL ({verdict.detail})" if verdict.identical
+                   else f"DIFFERENT: {verdict.detail}")
+        print(f"{run_id}: {outcome}", flush=True)
     print(f"{len(run_ids) - differing} of {len(run_ids)} runs reproduced exactly"
           + (f"; {differing} differ" if differing else ""))
     return EXIT_RUNS_FAILED if differing else EXIT_OK

@@ -94,8 +94,8 @@ def reproduce_run(stored: RunResult, trainer: Trainer = retrain) -> Verdict:
     difference = first_difference(stored, new)
     if difference is None:
         evaluations = sum(len(e.returns) for e in stored.curve)
-        return Verdict(stored.run_id, True, f"identical ({len(stored.curve)} evaluations, "
-                                            f"{evaluations} episode returns)")
+        return Verdict(stored.run_id, True, f"{len(stored.curve)} evaluations, "
+                                            f"{evaluations} episode returns")
     if "timeout" in (stored.status, new.status):
         difference += ("; a run that times out stops at a wall-clock limit, which depends on "
                        "the machine's speed, not only on the spec")
