@@ -163,9 +163,8 @@ def algorithm_table(algorithms: list[str], sens: pd.DataFrame | None,
         cells = [algorithm]
         record: dict[str, object] = {"algorithm": algorithm}
         for metric in metrics:
-            value = s.get(metric) if s else None
-            lower, upper = (s.get(f"{metric}_lower"), s.get(f"{metric}_upper")) if s else (None,
-                                                                                          None)
+            keys = (metric, f"{metric}_lower", f"{metric}_upper")
+            value, lower, upper = (s.get(k) for k in keys) if s else (None, None, None)
             cells.append(fmt_ci(value, lower, upper, decimals))
             record.update({metric: value, f"{metric}_lower": lower, f"{metric}_upper": upper})
         cells.append(str(s["method"]) if s else "–")
