@@ -278,6 +278,30 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from rlsens.reproduce import choose_runs, reproduce_run
+
+    results = resolve_results(args.results)
+    store = ResultStore(results)
+    run_ids = choose_runs(store.stored_ids(), args.run_ids, args.random, args.seed, str(results))
+    if args.random is not None:
+        print(f"retraining {len(run_ids)} runs drawn with --seed {args.seed}: "
+              f"{' '.join(run_ids)}")
+    differing = 0
+    for run_id in run_ids:
+        stored = store.read(run_id)
+        print(f"{run_id} {stored.spec.algorithm} {stored.spec.env_id} seed {stored.spec.seed}: "
+              "retraining ...", flush=True)
+        verdict = reproduce_run(stored)
+        differing += not verdict.identical
+        outcome = (f"IDENTICAL ({verdict.detail})" if verdict.identical
+                   else f"DIFFERENT: {verdict.detail}")
+        print(f"{run_id}: {outcome}", flush=True)
+    print(f"{len(run_ids) - differing} of {len(run_ids)} runs reproduced exactly"
+          + (f"; {differing} differ" if differing else ""))
+    return EXIT_RUNS_FAILED if differing else EXIT_OK
+
+
 # -- parser --------------------------------------------------------------------------------
 def _command(sub, name: str, help_: str, example: str) -> argparse.ArgumentParser:
     return sub.add_parser(
@@ -369,6 +393,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="include stored runs that are no longer in their suite's plan")
     _report_arguments(p)
     p.set_defaults(func=cmd_compare)
+
+    p = _command(sub, "reproduce",
+                 "Retrain stored runs from their stored specs and check that every evaluation "
+                 "return is identical (exit 0 if all are, 1 if any differs); writes nothing.",
+                 "rlsens reproduce results/ddpg --random 3 --seed 1")
+    p.add_argument("results", help="results folder or suite name")
+    p.add_argument("run_ids", nargs="*", metavar="RUN_ID", help="stored runs to retrain")
+    p.add_argument("--random", type=int, metavar="N", help="retrain N stored runs drawn at random")
+    p.add_argument("--seed", type=int, default=0, help="seed of the --random draw (default 0)")
+    p.set_defaults(func=cmd_reproduce)
     return parser
 
 

@@ -158,6 +158,11 @@ def test_report_and_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert set(aggregates["algorithm"]) == {"alpha", "beta"}
     assert set(pd.read_csv(out / "tables" / "probability_of_improvement.csv")["algorithm_x"]) \
         == {"alpha", "beta"}
+    pairs = pd.read_csv(out / "tables" / "headline_pairs.csv")  # the headline compares them
+    assert {tuple(p) for p in pairs[["algorithm_a", "algorithm_b"]].to_numpy()} \
+        == {("alpha", "beta")}
+    assert (out / "index.html").read_text().index('id="headline"') \
+        < (out / "index.html").read_text().index('id="overview"')
     assert "comparison report" in capsys.readouterr().out
 
 

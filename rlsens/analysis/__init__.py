@@ -16,6 +16,7 @@ from rlsens.analysis.aggregates import (
     optimality_gap,
     stratified_bootstrap,
 )
+from rlsens.analysis.claims import algorithm_comparisons
 from rlsens.analysis.expected_max import expected_max_u, expected_max_v, tuning_curves
 from rlsens.analysis.importance import importance, importance_variability
 from rlsens.analysis.normalize import cdf_scale, normalize
@@ -34,6 +35,7 @@ from rlsens.analysis.sensitivity import (
     effective_dimensionality,
     hyperparameter_sensitivity,
     sensitivity_plane,
+    tuned_score_errors,
 )
 from rlsens.analysis.sensitivity_curves import sensitivity_curves
 from rlsens.analysis.tunability import tunability
@@ -42,6 +44,7 @@ from rlsens.analysis.variance import seed_split_consistency, variance_decomposit
 __all__ = [
     "HP_PREFIX",
     "aggregate_estimates",
+    "algorithm_comparisons",
     "average_score_profile",
     "cdf_scale",
     "config_means",
@@ -76,6 +79,7 @@ __all__ = [
     "spread",
     "stratified_bootstrap",
     "tunability",
+    "tuned_score_errors",
     "tuning_curves",
     "variance_decomposition",
 ]

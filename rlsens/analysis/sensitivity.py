@@ -153,6 +153,32 @@ def hyperparameter_sensitivity(
     return pd.DataFrame(rows)
 
 
+TUNED_METRICS = ("per_env_tuned", "cross_env_tuned", "sensitivity")
+
+
+def tuned_score_errors(
+    scores: pd.DataFrame, reps: int, seed: int = 0
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per algorithm, the bootstrap errors behind :func:`hyperparameter_sensitivity`'s intervals
+    (same ``reps`` and ``seed`` give the same replicates), keyed by ``TUNED_METRICS``.
+
+    Comparing two algorithms needs the replicates, not the intervals: their runs are independent
+    and so are their random streams, so replicate i of one minus replicate i of the other is a
+    bootstrap replicate of the error of the difference, and its basic interval is a direct
+    interval of e.g. ``Φ_a − Φ_b`` (overlap of the two intervals is not a test). Errors are NaN
+    where no interval exists (in-sample selection, one environment for the cross-env metrics).
+    """
+    out = {}
+    for alg, sub in scores.groupby("algorithm", sort=True):
+        _, _, default, n_envs, _, _ = _tuned_scores(config_means(sub))
+        _, _, _, b_env, b_cross = _split_tuned(sub, reps, derive_rng(seed, alg))
+        if n_envs < 2 or default is None:
+            b_cross = np.full(max(reps, 0), np.nan)
+        out[str(alg)] = {"per_env_tuned": b_env, "cross_env_tuned": b_cross,
+                         "sensitivity": b_env - b_cross}
+    return out
+
+
 def subset_tuned_scores(
     cm: pd.DataFrame, params: Sequence[str], default: str, subsets: Iterable[tuple[int, ...]]
 ) -> list[tuple[tuple[int, ...], float]]:

@@ -13,6 +13,7 @@ import rlsens
 from rlsens import analysis
 from rlsens.report.bibliography import Citations
 from rlsens.report.figures import FigureStore, algorithm_palette, figure_style
+from rlsens.report.headline import build_headline
 from rlsens.report.html import render_index
 from rlsens.report.manifest import log_scaled_hyperparameters
 from rlsens.report.methods import methods_paragraphs
@@ -68,14 +69,17 @@ def build_report(
     )
     with figure_style():
         sections = run_sections(ctx)
+    headline = build_headline(ctx)
     overview = build_overview(runs, manifest)
     write_tables(sections, tables_dir, overview.tables)
+    headline.write(tables_dir)
     methods = methods_paragraphs(options, normalization, scores, ctx.used, manifest, citations)
     (tables_dir / "references.bib").write_text(citations.bibtex(), encoding="utf-8")
     html = render_index(
         version=rlsens.__version__,
         generated_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         score_label=ctx.score_label,
+        headline=headline,
         overview=overview,
         sections=sections,
         methods=methods,

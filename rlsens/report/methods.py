@@ -214,4 +214,14 @@ def methods_paragraphs(
         paragraphs.append(" ".join(hp))
 
     paragraphs.append(_seed_text(scores, used, cite, options.sensitivity_reps))
+    if "headline" in used:
+        paragraphs.append(
+            "The headline claims a difference between two algorithms only when an interval of "
+            "the difference itself excludes no difference, never from the overlap of their "
+            "separate intervals. For Φ and the tuned scores, the two algorithms' bootstrap "
+            f"replicates ({options.sensitivity_reps:,} each, independent because their runs and "
+            "random streams are) are subtracted replicate by replicate, giving the basic "
+            "bootstrap interval of the difference; for P(A > B) its own bootstrap interval must "
+            f"exclude 0.5. Intervals are per comparison at {options.confidence:.0%}, not "
+            "adjusted for the number of pairs.")
     return paragraphs

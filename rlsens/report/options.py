@@ -26,7 +26,10 @@ class ReportOptions:
       environment rather than disappearing (dropping them flatters fragile algorithms).
     - ``reps=50_000`` stratified-bootstrap replicates for aggregate intervals (rliable's default);
       ``profile_reps=2_000`` for profiles, probability of improvement, sample-efficiency and
-      sensitivity curves; ``test_reps=10_000`` for bootstrap pairwise tests.
+      sensitivity curves; ``test_reps=10_000`` for bootstrap pairwise tests;
+      ``sensitivity_reps=2_000`` for the tuned scores, Φ and the headline's intervals of their
+      differences between algorithms (0 turns those intervals off, and with them every claim
+      of a difference in Φ or tuned score).
     - ``reference_algorithm=None``: the first algorithm in sorted order anchors the
       performance-sensitivity plane.
     """
@@ -39,7 +42,7 @@ class ReportOptions:
     reps: int = 50_000
     profile_reps: int = 2_000
     test_reps: int = 10_000
-    sensitivity_reps: int = 0
+    sensitivity_reps: int = 2_000
     confidence: float = 0.95
     ci_method: str = "percentile"
     test: str = "welch"
@@ -58,6 +61,12 @@ class ReportOptions:
                     f"{name} must be an integer from 1 to {MAX_REPS:,} (bootstrap replicates "
                     f"are held in memory; {ReportOptions.reps:,} is the default), got {value!r}"
                 )
+        value = self.sensitivity_reps
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_REPS:
+            raise ValueError(
+                f"sensitivity_reps must be an integer from 0 (no intervals) to {MAX_REPS:,}, "
+                f"got {value!r}"
+            )
 
     def resolved_normalization(self, n_envs: int) -> str:
         if self.normalization is not None:

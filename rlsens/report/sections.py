@@ -31,6 +31,8 @@ from rlsens.report.tables import (
 )
 from rlsens.spec import stable_hash
 
+IMPORTANCE_UNDEFINED = "Importance is undefined: configuration scores do not vary."
+
 
 class NotEnoughData(Exception):
     """The data cannot support this part of the report; the message says why."""
@@ -211,11 +213,18 @@ def section_profiles(ctx: Context, section: Section) -> None:
     ))
 
 
+def improvement_frame(ctx: Context) -> pd.DataFrame:
+    """P(X > Y) for every pair of algorithms; computed once, shared with the headline."""
+    if "improvement_frame" not in ctx.used:
+        ctx.used["improvement_frame"] = analysis.probability_of_improvement(
+            ctx.nscores, reps=ctx.options.profile_reps, seed=ctx.options.seed)
+    return ctx.used["improvement_frame"]
+
+
 def section_improvement(ctx: Context, section: Section) -> None:
     require_scores(ctx)
     require(len(ctx.algorithms) > 1, "Probability of improvement needs two or more algorithms.")
-    poi = analysis.probability_of_improvement(ctx.nscores, reps=ctx.options.profile_reps,
-                                              seed=ctx.options.seed)
+    poi = improvement_frame(ctx)
     require(len(poi) > 0, "No pair of algorithms shares an environment.")
     ctx.used["improvement"] = True
     section.figures.append(ctx.figure(
@@ -293,7 +302,7 @@ def figure_slug(name: object) -> str:
     return f"{text.strip('-') or 'x'}-{stable_hash(str(name), 6)}"
 
 
-def _importance(ctx: Context) -> pd.DataFrame:
+def importance_frame(ctx: Context) -> pd.DataFrame:
     """Importance per algorithm x env and cross-env; computed once, shared by two sections."""
     if "importance_frame" not in ctx.used:
         imp = analysis.importance(ctx.nscores, method=ctx.options.importance_method,
@@ -302,13 +311,22 @@ def _importance(ctx: Context) -> pd.DataFrame:
     return ctx.used["importance_frame"]
 
 
+def sensitivity_frame(ctx: Context) -> pd.DataFrame:
+    """Tuned scores and Φ per algorithm; computed once, shared with the headline."""
+    if "sensitivity_frame" not in ctx.used:
+        ctx.used["sensitivity_frame"] = analysis.hyperparameter_sensitivity(
+            ctx.nscores, reps=ctx.options.sensitivity_reps, seed=ctx.options.seed,
+            confidence=ctx.options.confidence)
+    return ctx.used["sensitivity_frame"]
+
+
 def section_importance(ctx: Context, section: Section) -> None:
     require_scores(ctx)
     require_hyperparameters(ctx)
     require_variance(ctx)
-    imp = _importance(ctx)
+    imp = importance_frame(ctx)
     overall = analysis.overall_importance(imp).dropna(subset=["importance"])
-    require(len(overall) > 0, "Importance is undefined: configuration scores do not vary.")
+    require(len(overall) > 0, IMPORTANCE_UNDEFINED)
     ctx.used["importance"] = sorted(set(imp["method"].dropna()))
     section.figures.append(ctx.figure(
         figures.importance_bars(overall, ctx.palette), "importance",
@@ -343,7 +361,7 @@ def section_pair_heatmap(ctx: Context, section: Section) -> None:
     require_scores(ctx)
     require_hyperparameters(ctx)
     require_variance(ctx)
-    pairs = analysis.most_important_pairs(_importance(ctx))
+    pairs = analysis.most_important_pairs(importance_frame(ctx))
     require(len(pairs) > 0, "No pair of hyperparameters was searched together.")
     means = analysis.config_means(ctx.nscores)
     for algorithm, param_a, param_b, explained in pairs.itertuples(index=False):
@@ -361,8 +379,7 @@ def section_pair_heatmap(ctx: Context, section: Section) -> None:
 def section_sensitivity(ctx: Context, section: Section) -> None:
     require_scores(ctx)
     require_hyperparameters(ctx)
-    sens = analysis.hyperparameter_sensitivity(ctx.nscores, reps=ctx.options.sensitivity_reps,
-                                               seed=ctx.options.seed)
+    sens = sensitivity_frame(ctx)
     ctx.used["sensitivity"] = True
     ctx.used["sensitivity_methods"] = sorted(set(sens["method"]))
     columns = {"algorithm": "Algorithm", "per_env_tuned": "Per-env tuned",
