@@ -1,6 +1,6 @@
 """Population trainer vs one SB3 run per core: member-env-steps/s, side by side (not a test).
 
-Each measurement trains through the trainers rlsens uses (``rlsens.trainer.train`` for sb3,
+Each measurement trains through the trainers rlsens uses (``rlsens.trainer.run.train`` for sb3,
 ``train_group`` for the population) with one evaluation episode at the end, one torch thread,
 and reads steps per second of training time (evaluations excluded, see ``RunResult``):
 - DDPG 64x64, batch 256, Pendulum-v1: one SB3 run vs populations of 4, 16 and 64 members;

@@ -1,7 +1,7 @@
 """Distribution-level faithfulness: final scores of the population and sb3 trainers (not a test).
 
 For one algorithm and environment, two configurations x N seeds are trained on each trainer
-(sb3: one run after another through ``rlsens.trainer.train``; population: one group per
+(sb3: one run after another through ``rlsens.trainer.run.train``; population: one group per
 configuration through ``train_group``), with the same evaluation protocol. Per configuration
 it prints each trainer's mean final score with a 95 % percentile-bootstrap CI and the Welch
 test of the difference (``rlsens.analysis.pairwise.compare``, whose CI of the mean difference

@@ -77,13 +77,13 @@ def first_difference(stored: RunResult, new: RunResult) -> str | None:
 
 
 def retrain(spec: RunSpec, device: str | None) -> RunResult:
-    """Train ``spec`` with the trainer that produced it (its ``trainer`` field, when it has
-    one: a population member is independent of its group, so it is retrained alone)."""
-    if getattr(spec, "trainer", "sb3") == "population":
+    """Train ``spec`` with the trainer that produced it (its ``trainer`` field: a population
+    member's curve does not depend on its group, so it is retrained alone)."""
+    if spec.trainer == "population":
         from rlsens.trainer.population import train_group
 
         return train_group([spec], device)[0]
-    from rlsens.trainer import train
+    from rlsens.trainer.run import train
 
     return train(spec, device)
 

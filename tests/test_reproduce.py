@@ -131,3 +131,21 @@ def test_a_verdict_names_timeouts_and_changed_versions() -> None:
     assert "numpy" not in verdict.detail
     same = reproduce_run(stored, trainer=lambda spec, device: _result())
     assert same.identical and same.detail == "2 evaluations, 2 episode returns"
+
+
+def test_population_member_is_retrained_by_its_own_trainer() -> None:
+    from rlsens.spec import EvalProtocol
+    from rlsens.trainer.population import train_group
+
+    def member(seed: int) -> RunSpec:
+        return RunSpec(suite="t", algorithm="ddpg", algo_class="DDPG", env_id="Pendulum-v1",
+                       hyperparameters={"net_arch": [8, 8], "learning_starts": 100,
+                                        "batch_size": 32, "buffer_size": 1000,
+                                        "noise_type": "normal", "noise_std": 0.1},
+                       seed=seed, budget=300, eval=EvalProtocol(every=150, episodes=2, final=1),
+                       trainer="population")
+
+    stored = train_group([member(0), member(1)])[1]
+    assert stored.status == "ok" and stored.spec.trainer == "population"
+    verdict = reproduce_run(stored)
+    assert verdict.identical, verdict.detail
