@@ -8,8 +8,12 @@ the active dimensions, the largest absolute error over every main effect and pai
 largest importance given to an inert term, and the mean reported ``std`` (jackknife over
 trees), over several design seeds.
 
+``--total-variance`` instead measures the one Monte-Carlo part of the estimator: the forest's
+total variance ``V`` from ``2^14`` scrambled-Sobol draws of the measure (``DENOMINATOR_LOG2``),
+against ``2^18`` draws, over ten scramblings, for the quadratic case at K = 3 and K = 11.
+
 Run from the repository root:
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_importance.py [--seeds 5]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_importance.py [--seeds 5] [--total-variance]
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from rlsens.analysis.importance import importance
+from rlsens.analysis.importance import DENOMINATOR_LOG2, _bagged_trees, _Measure, importance
 
 LEVEL_EFFECTS = np.array([0.0, 3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0])
 
@@ -86,10 +90,34 @@ def errors(name: str, k: int, n: int, seed: int
     return err, inert, float(terms["std"].mean()), active, first
 
 
+def total_variance_errors(k: int, n: int = 256, scramblings: int = 10,
+                          reference_log2: int = 18) -> np.ndarray:
+    """Relative errors of the forest's ``V`` at ``2^DENOMINATOR_LOG2`` draws (one per
+    scrambling) against ``2^reference_log2`` draws, on one quadratic design."""
+    u = qmc.Sobol(k, scramble=True, rng=np.random.default_rng(0)).random_base2(int(np.log2(n)))
+    trees, _ = _bagged_trees(u, quadratic(u), 0, 32, None)
+    measure = _Measure(u)
+
+    def variance(log2: int, seed: int) -> float:
+        points = measure.sample(log2, seed)
+        return float(np.var(np.mean([tree.predict(points) for tree in trees], axis=0)))
+
+    reference = variance(reference_log2, 10_000)
+    return np.array([abs(variance(DENOMINATOR_LOG2, s) / reference - 1)
+                     for s in range(scramblings)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--total-variance", action="store_true")
     args = parser.parse_args()
+    if args.total_variance:
+        for k in (3, 11):
+            err = total_variance_errors(k)
+            print(f"K={k:2d} n=256: relative error of V at 2^{DENOMINATOR_LOG2} vs 2^18 draws "
+                  f"over {err.size} scramblings: max {err.max():.5f}, mean {err.mean():.5f}")
+        return
     print(f"{'case':40s} {'K':>3s} {'n':>4s} {'max|err|':>9s} {'worst':>7s} {'inert':>7s} "
           f"{'sd(x0)':>7s} {'std(x0)':>7s} {'s/fit':>6s}  mains (first seed) vs truth")
     for name, (_, truth) in CASES.items():
