@@ -8,8 +8,18 @@ the active dimensions, the largest absolute error over every main effect and pai
 largest importance given to an inert term, and the mean reported ``std`` (jackknife over
 trees), over several design seeds.
 
+``--total-variance`` instead measures the one Monte-Carlo part of the estimator: the forest's
+total variance ``V`` from ``2^14`` scrambled-Sobol draws of the measure (``DENOMINATOR_LOG2``),
+against ``2^18`` draws, over ten scramblings, for the quadratic case at K = 3 and K = 11.
+
+``--per-tree`` compares the two ways of turning a forest into importances on Ishigami (512
+and 1024 uniform random points, 5 designs each): the decomposition of the forest's mean
+prediction (what rlsens reports) against the mean of the single trees' shares (what the
+``fanova`` package reports), from the same trees.
+
 Run from the repository root:
-    PYTHONPATH=. .venv/bin/python benchmarks/bench_importance.py [--seeds 5]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_importance.py [--seeds 5] [--total-variance]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_importance.py --per-tree
 """
 
 from __future__ import annotations
@@ -22,7 +32,14 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from rlsens.analysis.importance import importance
+from rlsens.analysis.importance import (
+    DENOMINATOR_LOG2,
+    _bagged_trees,
+    _forest_anova,
+    _Measure,
+    _TreeMarginals,
+    importance,
+)
 
 LEVEL_EFFECTS = np.array([0.0, 3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0])
 
@@ -86,10 +103,66 @@ def errors(name: str, k: int, n: int, seed: int
     return err, inert, float(terms["std"].mean()), active, first
 
 
+def total_variance_errors(k: int, n: int = 256, scramblings: int = 10,
+                          reference_log2: int = 18) -> np.ndarray:
+    """Relative errors of the forest's ``V`` at ``2^DENOMINATOR_LOG2`` draws (one per
+    scrambling) against ``2^reference_log2`` draws, on one quadratic design."""
+    u = qmc.Sobol(k, scramble=True, rng=np.random.default_rng(0)).random_base2(int(np.log2(n)))
+    trees, _ = _bagged_trees(u, quadratic(u), 0, 32, None)
+    measure = _Measure(u)
+
+    def variance(log2: int, seed: int) -> float:
+        points = measure.sample(log2, seed)
+        return float(np.var(np.mean([tree.predict(points) for tree in trees], axis=0)))
+
+    reference = variance(reference_log2, 10_000)
+    return np.array([abs(variance(DENOMINATOR_LOG2, s) / reference - 1)
+                     for s in range(scramblings)])
+
+
+def per_tree_against_forest(n: int = 512, seeds: int = 5) -> list[tuple[float, float]]:
+    """Ishigami's main effects ``(per-tree mean S_i, forest-mean S_i)`` for i = 1, 2, 3 (the
+    second dimension is the "S2" of the docs) from the same trees, averaged over ``seeds``
+    random designs."""
+    per_tree, forest = [], []
+    for seed in range(seeds):
+        u = np.random.default_rng(seed).uniform(size=(n, 3))
+        y = ishigami(u)
+        trees, _ = _bagged_trees(u, y, seed, 32, None)
+        measure = _Measure(u)
+        points = measure.sample(DENOMINATOR_LOG2, seed)
+        shares = []
+        for tree in trees:
+            part = _TreeMarginals(tree, measure)
+            total = float(np.var(tree.predict(points)))
+            shares.append([float(measure.probs[i] @ (part.main(i) - part.mean) ** 2) / total
+                           for i in range(3)])
+        per_tree.append(np.mean(shares, axis=0))
+        decomposition = _forest_anova(u, y, seed, 32, None)  # the same 32 trees
+        forest.append([decomposition[(i,)][0] for i in range(3)])
+    return list(zip(np.mean(per_tree, axis=0), np.mean(forest, axis=0), strict=True))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--total-variance", action="store_true")
+    parser.add_argument("--per-tree", action="store_true")
     args = parser.parse_args()
+    if args.per_tree:
+        truth = (0.3139, 0.4424, 0.0)
+        for n in (512, 1024):
+            for i, (tree_mean, forest_mean) in enumerate(per_tree_against_forest(n)):
+                print(f"Ishigami S{i + 1} ({n} random points, mean of 5 designs): per-tree "
+                      f"mean {tree_mean:.3f}, forest mean {forest_mean:.3f}, "
+                      f"analytic {truth[i]:.4f}")
+        return
+    if args.total_variance:
+        for k in (3, 11):
+            err = total_variance_errors(k)
+            print(f"K={k:2d} n=256: relative error of V at 2^{DENOMINATOR_LOG2} vs 2^18 draws "
+                  f"over {err.size} scramblings: max {err.max():.5f}, mean {err.mean():.5f}")
+        return
     print(f"{'case':40s} {'K':>3s} {'n':>4s} {'max|err|':>9s} {'worst':>7s} {'inert':>7s} "
           f"{'sd(x0)':>7s} {'std(x0)':>7s} {'s/fit':>6s}  mains (first seed) vs truth")
     for name, (_, truth) in CASES.items():

@@ -14,7 +14,8 @@ import numpy as np
 
 from rlsens.spec import RunSpec
 
-STATUSES = ("ok", "diverged", "failed", "timeout")
+OK = "ok"  # the one status whose score every analysis trusts as measured
+STATUSES = (OK, "diverged", "failed", "timeout")
 # Runs that ended on an error or on the time limit: `rlsens run --retry-failed` reruns them and
 # status and progress list them as failures. A diverged run is not among them: divergence is
 # an outcome of its configuration, which reruns would only reproduce.

@@ -192,3 +192,15 @@ def test_probability_of_improvement_weighs_environments_equally_with_ragged_runs
     x = [np.full(8, 2.0), np.array([0.0, 3.0])]
     y = [np.array([1.0]), np.full(8, 1.0)]
     assert probability_of_improvement_tasks(x, y) == pytest.approx(0.75)
+
+
+def test_g8_ties_count_half_in_the_probability_of_improvement() -> None:
+    # analysis-methods.md G8: A = [1, 2, 3], B = [2, 4]; with ties as 1/2, P(A > B) = 1.5 / 6.
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0])
+    assert probability_of_improvement_tasks([a], [b]) == 0.25
+    assert probability_of_improvement_tasks([b], [a]) == 0.75
+    frame = pd.DataFrame({"algorithm": ["A"] * 3 + ["B"] * 2, "env_id": "e",
+                          "score": np.r_[a, b]})
+    rows = probability_of_improvement(frame, reps=200).set_index(["algorithm_x", "algorithm_y"])
+    assert rows.loc[("A", "B"), "probability"] == 0.25
+    assert rows.loc[("B", "A"), "probability"] == 0.75

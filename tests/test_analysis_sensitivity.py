@@ -315,6 +315,24 @@ def test_methods_text_names_each_estimate_and_the_optimistic_ones(roles: tuple[s
     assert "infinitesimal-jackknife" in text and "surrogate's bias" in text
 
 
+def test_methods_text_says_variance_shares_and_importance_carry_seed_noise() -> None:
+    from rlsens.report.bibliography import Citations
+    from rlsens.report.methods import methods_paragraphs
+    from rlsens.report.options import ReportOptions
+    from rlsens.store import Manifest
+
+    scores = pd.DataFrame({"seed_role": ["all"], "score": [1.0]})
+    used = {"variance": True, "importance": ["anova"]}
+    text = " ".join(methods_paragraphs(ReportOptions(), "none", scores, used,
+                                       Manifest.from_dict({}), Citations()))
+    assert "observed shares, not variance components" in text
+    assert "overstate what configurations explain" in text
+    assert "seed noise left in them counts as configuration variance" in text
+    without = " ".join(methods_paragraphs(ReportOptions(), "none", scores, {},
+                                          Manifest.from_dict({}), Citations()))
+    assert "variance decomposition" not in without and "Importance" not in without
+
+
 def test_bootstrap_chunks_do_not_change_the_replicates() -> None:
     from rlsens.analysis._rng import derive_rng
     from rlsens.analysis.sensitivity import _split_tuned

@@ -11,11 +11,11 @@ from rlsens.record import STATUSES, RunResult
 from rlsens.spec import EvalProtocol, Resources, RunSpec, eval_episode_seeds
 from rlsens.store import ResultStore
 from rlsens.trainer.evaluation import Evaluator
-from rlsens.trainer.population import group_key, supports, train_group
-from rlsens.trainer.population.group import replay_bytes
+from rlsens.trainer.population.group import group_key, replay_bytes, supports
 from rlsens.trainer.population.members import build_member
 from rlsens.trainer.population.offpolicy import OffPolicyLoop
 from rlsens.trainer.population.progress import GroupProgress
+from rlsens.trainer.population.run import train_group
 
 EVAL = EvalProtocol(every=300, episodes=2, final=1)
 

@@ -15,7 +15,7 @@ from rlsens.provenance import library_versions
 from rlsens.record import FAILED_STATUSES, STATUSES, RunResult, error_summary
 from rlsens.spec import RunSpec
 from rlsens.tables import run_row
-from rlsens.timestamp import now_utc
+from rlsens.timestamp import now_utc, now_utc_compact, now_utc_minutes
 
 SPEC = RunSpec("s", "a", "PPO", "CartPole-v1", {}, seed=0, budget=10)
 TRACEBACK = (
@@ -65,6 +65,15 @@ def test_timestamps_are_utc_iso_with_milliseconds() -> None:
     record = failed_result(SPEC, "executor: worker died")
     assert record.started_at == record.finished_at
     assert datetime.fromisoformat(record.started_at).utcoffset() == timedelta(0)
+
+
+def test_file_name_and_header_stamps_are_the_same_utc_clock() -> None:
+    now = datetime.now(timezone.utc)
+    compact = datetime.strptime(now_utc_compact(), "%Y%m%dT%H%M%S%fZ")
+    assert abs(compact.replace(tzinfo=timezone.utc) - now) < timedelta(seconds=5)
+    minutes = datetime.strptime(now_utc_minutes(), "%Y-%m-%d %H:%M UTC")
+    minutes = minutes.replace(tzinfo=timezone.utc)
+    assert abs(minutes - now) < timedelta(minutes=2)
 
 
 def test_records_and_manifests_use_the_same_version_keys() -> None:

@@ -126,6 +126,13 @@ def test_nothing_succeeded_and_empty_store(tmp_path: Path):
     assert "Partial results" in html and "5 of 5" in html
 
 
+def test_sensitivity_table_shows_each_in_sample_value_beside_its_estimate(full_report: Path):
+    markdown = (full_report.parent / "tables" / "sensitivity.md").read_text()
+    header = next(line for line in markdown.splitlines() if line.startswith("|"))
+    for name in ("Per-env tuned", "Cross-env tuned", "Φ"):
+        assert f"{name}, in-sample (optimistic)" in header, header
+
+
 def test_methods_say_how_pooled_comparisons_and_profiles_weigh_environments(full_report: Path):
     html = full_report.read_text()
     assert "stratified: every shared environment weighs the same" in html

@@ -107,11 +107,26 @@ def bootstrap_config_means(
     groups = valid.iloc[order].drop_duplicates(list(keys))[list(keys)].reset_index(drop=True)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     sizes = np.diff(np.r_[starts, len(codes)])
-    row_start, row_size = starts[codes], sizes[codes]
-    out = np.empty((reps, len(starts)))
+    return groups, resampled_cell_means(x, starts[codes], sizes[codes], starts, reps, rng,
+                                        chunk_cells)
+
+
+def resampled_cell_means(
+    x: np.ndarray, pool_start: np.ndarray, pool_size: np.ndarray, cell_starts: np.ndarray,
+    reps: int, rng: np.random.Generator, chunk_cells: int,
+) -> np.ndarray:
+    """``reps x cells`` means of runs redrawn from their pools, in bounded-memory chunks.
+
+    Run ``j`` is replaced by a uniform draw from ``x[pool_start[j] : pool_start[j] +
+    pool_size[j]]``; cells are the contiguous slices beginning at ``cell_starts``. One kernel for
+    every seed bootstrap, so that a chunk size never changes the replicates (the random stream
+    is consumed run by run, replicate by replicate, whatever ``chunk_cells`` is).
+    """
+    sizes = np.diff(np.r_[cell_starts, len(x)])
+    out = np.empty((reps, len(cell_starts)))
     step = max(1, chunk_cells // max(1, len(x)))
     for lo in range(0, reps, step):
         r = min(step, reps - lo)
-        idx = row_start + (rng.random((r, len(x))) * row_size).astype(np.int64)
-        out[lo:lo + r] = np.add.reduceat(x[idx], starts, axis=1) / sizes
-    return groups, out
+        idx = pool_start + (rng.random((r, len(x))) * pool_size).astype(np.int64)
+        out[lo:lo + r] = np.add.reduceat(x[idx], cell_starts, axis=1) / sizes
+    return out

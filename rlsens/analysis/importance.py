@@ -20,8 +20,9 @@ of Var f explained by the interaction term of the set U (main effects |U| = 1, p
   distributions, so the decomposition follows the design (log-uniform stays log-uniform) and
   every level of a categorical is kept. The total variance comes from ``2^14``
   scrambled-Sobol draws of that measure. ``fanova`` reports the mean of per-tree shares
-  instead; a fully grown single tree carries spurious high-order variance (Ishigami, 512
-  points: per-tree mean S2 = 0.36, forest mean 0.43, analytic 0.44). ``std`` is the
+  instead; a fully grown single tree carries spurious high-order variance (Ishigami, 1024
+  random points, 5 designs: per-tree mean S2 = 0.34, forest mean 0.40, analytic 0.44; see
+  ``benchmarks/bench_importance.py --per-tree``). ``std`` is the
   bias-corrected infinitesimal-jackknife standard error of the reported share over
   resampling the configurations (Wager, Hastie & Efron 2014): each tree's bootstrap counts
   against its delta-method contribution to the share. It does not include the surrogate's

@@ -43,7 +43,8 @@ from rlsens.analysis.aggregates import (
     stratified_bootstrap,
 )
 from rlsens.analysis.normalize import fit_normalizer, normalization_params
-from rlsens.analysis.scores import OK, carry_attrs
+from rlsens.analysis.scores import carry_attrs
+from rlsens.record import OK
 
 
 def exceed_fractions(b: np.ndarray, taus: np.ndarray) -> np.ndarray:

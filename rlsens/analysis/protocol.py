@@ -31,6 +31,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from rlsens.analysis._frames import resampled_cell_means
+
 HELD_OUT, CROSS_FIT, IN_SAMPLE = "held-out", "cross-fit", "in-sample"
 COLUMNS = ["algorithm", "env_id", "config_id", "selection_score", "reported_score",
            "n_selection", "n_report", "method", "optimistic"]
@@ -104,16 +106,9 @@ def bootstrap_half_means(split: pd.DataFrame, method: str, reps: int,
     n = pool_size[pool]
     x = centre + np.sqrt(n / np.maximum(n - 1, 1)) * (x - centre)
     starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
-    sizes = np.diff(np.r_[starts, len(cell)])
-    slot_start, slot_size = pool_start[pool], pool_size[pool]
     groups = ordered.iloc[starts][keys].reset_index(drop=True)
-    out = np.empty((reps, len(starts)))
-    step = max(1, chunk_cells // max(1, len(x)))
-    for lo in range(0, reps, step):
-        r = min(step, reps - lo)
-        idx = slot_start + (rng.random((r, len(x))) * slot_size).astype(np.int64)
-        out[lo:lo + r] = np.add.reduceat(x[idx], starts, axis=1) / sizes
-    return groups, out
+    return groups, resampled_cell_means(x, pool_start[pool], pool_size[pool], starts, reps, rng,
+                                        chunk_cells)
 
 
 def _chosen(select: np.ndarray, eligible: np.ndarray) -> np.ndarray:

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from rlsens.analysis._frames import hp_columns
+from rlsens.record import OK
 
 SCORE_KINDS = ("auc", "final")
 FAILED_POLICIES = ("worst", "exclude")
-OK = "ok"
 SCORE_COLUMNS = [
     "algorithm", "env_id", "config_id", "seed", "seed_role", "run_id", "status", "score",
     "raw_score",

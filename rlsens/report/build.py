@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from rlsens.report.options import ReportOptions
 from rlsens.report.overview import build_overview, provenance_rows
 from rlsens.report.sections import Context, run_sections, write_tables
 from rlsens.store import Manifest, as_manifest
+from rlsens.timestamp import now_utc_minutes
 
 
 def build_report(
@@ -77,7 +77,7 @@ def build_report(
     (tables_dir / "references.bib").write_text(citations.bibtex(), encoding="utf-8")
     html = render_index(
         version=rlsens.__version__,
-        generated_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        generated_at=now_utc_minutes(),
         score_label=ctx.score_label,
         headline=headline,
         overview=overview,

@@ -87,6 +87,14 @@ def _seed_text(scores: pd.DataFrame, used: Mapping[str, Any], cite: Citations, r
                   else ", ".join(in_sample[:-1]) + " and " + in_sample[-1])
         verb = "is" if len(in_sample) == 1 else "are"
         text += f" {listed[0].upper()}{listed[1:]} {verb} in-sample and optimistic."
+    if used.get("variance"):
+        text += (" The variance decomposition splits score variance into environment, "
+                 "configuration, environment × configuration and seed shares (law of total "
+                 "variance, every environment × configuration cell weighing the same); these "
+                 "are observed shares, not variance components: the configuration and "
+                 "interaction shares include the seed noise left in the cell means (about the "
+                 "seed variance over the number of seeds), so they overstate what "
+                 "configurations explain when seeds are few.")
     if used.get("seed_split"):
         text += (" The seed-split check ranks configurations on two disjoint halves of the "
                  "seeds and reports the rank correlation (Kendall τ, Spearman ρ): low values mean "
@@ -189,7 +197,8 @@ def methods_paragraphs(
                   f"hyperparameter and per pair {cite.cite('probst2019')}.")
     if "importance" in used:
         methods = used["importance"]
-        text = ("Importance is the share of variance of configuration scores explained by each "
+        text = ("Importance is the share of variance of configuration scores (seed means: "
+                "seed noise left in them counts as configuration variance) explained by each "
                 f"hyperparameter and pair (functional ANOVA {cite.cite('hutter2014')}")
         if "anova" in methods:
             text += "; exact ANOVA of the cell means on full grids"

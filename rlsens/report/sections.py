@@ -385,6 +385,7 @@ def section_sensitivity(ctx: Context, section: Section) -> None:
     columns = {"algorithm": "Algorithm", "per_env_tuned": "Per-env tuned",
                "cross_env_tuned": "Cross-env tuned", "sensitivity": "Sensitivity Φ",
                "method": "Selection", "per_env_tuned_in_sample": "Per-env tuned, in-sample "
+               "(optimistic)", "cross_env_tuned_in_sample": "Cross-env tuned, in-sample "
                "(optimistic)", "sensitivity_in_sample": "Φ, in-sample (optimistic)",
                "n_envs": "Envs", "note": "Note"}
     section.tables.append(_ci_table("sensitivity", "Hyperparameter sensitivity", sens, columns))

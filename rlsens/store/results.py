@@ -17,7 +17,6 @@ counted once and the duplicate is reported.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import fcntl
 import json
 import os
@@ -34,6 +33,7 @@ from rlsens.record import RunResult
 from rlsens.store.files import atomic_write_text, fallback_root, probe_writable
 from rlsens.store.manifest import Manifest, ManifestFormatError, merge_manifests
 from rlsens.tables import build_tables
+from rlsens.timestamp import now_utc_compact
 
 MANIFEST = "manifest.json"
 MANIFESTS_DIR = "manifests"
@@ -237,7 +237,7 @@ class ResultStore:
         if not self.manifest_path.exists():
             return None
         manifest = self.read_manifest()
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = now_utc_compact()
         suite_hash = (manifest.suite.hash if manifest else None) or "unknown"
         target = self.root / MANIFESTS_DIR / f"{stamp}-{suite_hash}.json"
         atomic_write_text(target, self.manifest_path.read_text(encoding="utf-8"))
