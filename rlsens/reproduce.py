@@ -80,7 +80,7 @@ def retrain(spec: RunSpec, device: str | None) -> RunResult:
     """Train ``spec`` with the trainer that produced it (its ``trainer`` field: a population
     member's curve does not depend on its group, so it is retrained alone)."""
     if spec.trainer == "population":
-        from rlsens.trainer.population import train_group
+        from rlsens.trainer.population.run import train_group
 
         return train_group([spec], device)[0]
     from rlsens.trainer.run import train

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rlsens"
 # suite -> plan -> execute -> store -> analysis -> report; cli and sweep on top. The trainer is
 # the library both the planner (which runs can share a population group) and the executor call.
 STAGES = ("suite", "plan", "trainer", "execute", "store", "analysis", "report")
-TOP = {"cli", "sweep"}
+TOP = {"cli", "sweep", "reproduce"}  # glue over several stages
 # What a stage may never import: every later stage, plus the torch/Ray layers where a stage must
 # stay free of them (suite checks read the torch-free vocabulary, analysis is pure, the report
 # presents analysis output).

@@ -135,7 +135,7 @@ def test_a_verdict_names_timeouts_and_changed_versions() -> None:
 
 def test_population_member_is_retrained_by_its_own_trainer() -> None:
     from rlsens.spec import EvalProtocol
-    from rlsens.trainer.population import train_group
+    from rlsens.trainer.population.run import train_group
 
     def member(seed: int) -> RunSpec:
         return RunSpec(suite="t", algorithm="ddpg", algo_class="DDPG", env_id="Pendulum-v1",
