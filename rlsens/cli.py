@@ -105,7 +105,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from rlsens.suite import load_suite
 
     suite = load_suite(resolve_suite(args.suite), scale=args.scale)
-    plan = build_plan(suite)
+    plan = build_plan(suite, trainer=args.trainer)
     print(
         f"{suite.path}: ok (scale {suite.scale!r}: {len(suite.algorithms)} algorithms, "
         f"{len(suite.environments)} environments, {len(plan.runs)} runs)"
@@ -118,9 +118,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from rlsens.suite import load_suite
 
     suite = load_suite(resolve_suite(args.suite), scale=args.scale)
-    plan = build_plan(suite)
+    plan = build_plan(suite, trainer=args.trainer)
     print(f"suite {suite.name} (scale {suite.scale}, hash {suite.hash})")
     print(plan.summary().to_string(index=False))
+    print("\ntrainers (runs per trainer; groups: population groups, one process each):")
+    print(plan.trainer_summary().to_string(index=False))
+    reasons = plan.fallback_reasons()
+    if reasons:
+        print(f"\n{len(plan.fallbacks)} runs asked for the population trainer and use sb3:")
+        for algorithm, env_id, reason, runs in reasons:
+            print(f"  {algorithm} {env_id}: {runs} runs: {reason}")
     return EXIT_OK
 
 
@@ -132,7 +139,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _token_auth_for_clusters(args.address)
     suite_path = resolve_suite(args.suite)
     suite = load_suite(suite_path, scale=args.scale)
-    plan = build_plan(suite)
+    plan = build_plan(suite, trainer=args.trainer)
     results = run_folder(suite.name, args.results)
     outcome = run_plan(
         plan,
@@ -303,6 +310,16 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reference", help="reference algorithm of the sensitivity plane")
 
 
+def _trainer_argument(parser: argparse.ArgumentParser) -> None:
+    from rlsens.spec import TRAINER_CHOICES
+
+    parser.add_argument(
+        "--trainer", choices=TRAINER_CHOICES,
+        help="who trains the runs, overriding the suite's trainer keys: sb3 (one SB3 process "
+        "per run), population (groups of runs batched in one process; unsupported runs fall "
+        "back to sb3) or auto (population wherever supported)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rlsens",
@@ -324,18 +341,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true",
                    help="run again the stored runs that failed or timed out")
     p.add_argument("--no-progress", action="store_true", help="no progress display")
+    _trainer_argument(p)
     p.set_defaults(func=cmd_run)
 
     p = _command(sub, "validate", "Check a suite without running anything.",
                  "rlsens validate suites/ddpg.yaml --scale paper")
     p.add_argument("suite")
     p.add_argument("--scale")
+    _trainer_argument(p)
     p.set_defaults(func=cmd_validate)
 
     p = _command(sub, "plan", "Show runs per algorithm x environment, steps and estimated cost.",
                  "rlsens plan ddpg --scale paper")
     p.add_argument("suite")
     p.add_argument("--scale")
+    _trainer_argument(p)
     p.set_defaults(func=cmd_plan)
 
     p = _command(sub, "status", "Done / failed / remaining runs of a results folder.",
