@@ -61,7 +61,7 @@ def execute(
     raises, running runs are cancelled and the exception propagates.
     """
     groups = unique_groups(units)
-    specs = [spec for group in groups for spec in group.specs]
+    specs = [spec for group in groups for spec in group.to_sink]
     check_request(specs, backend=backend, max_concurrent=max_concurrent, max_retries=max_retries)
     out = stream if stream is not None else sys.stderr
     started = time.monotonic()

@@ -67,16 +67,18 @@ class ExecutionSummary:
 
 
 def unique_groups(units: Sequence[RunSpec | RunGroup]) -> list[RunGroup]:
-    """Units of execution: a bare spec is a group of one; repeated run ids run once (first
-    wins), and a group left without members is dropped."""
+    """Units of execution: a bare spec is a group of one. A run is sunk at most once per
+    call: a member already sunk by an earlier group trains with its group but counts as
+    ``stored``; a group with nothing left to sink is dropped."""
     seen: set[str] = set()
     out: list[RunGroup] = []
     for unit in units:
         group = unit if isinstance(unit, RunGroup) else RunGroup.single(unit)
-        specs = tuple(s for s in group.specs if s.run_id not in seen)
-        seen.update(s.run_id for s in specs)
-        if specs:
-            out.append(RunGroup(specs, group.resources))
+        stored = frozenset(group.stored | (set(group.run_ids) & seen))
+        if len(stored) == len(group.specs):
+            continue
+        seen.update(group.run_ids)
+        out.append(RunGroup(group.specs, group.resources, stored))
     return out
 
 

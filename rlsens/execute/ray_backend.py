@@ -124,7 +124,7 @@ def run_ray(
     groups in flight). Returns (status counts, finished run ids, interrupted).
     """
     window = max_concurrent or capacity(groups)
-    members = sum(len(g.specs) for g in groups) / len(groups)
+    members = sum(len(g.to_sink) for g in groups) / len(groups)
     progress = make_progress(max(1, round(window * members)))  # runs in flight, for the ETA
     waiting = deque(groups)
     in_flight: dict[ray.ObjectRef, RunGroup] = {}
@@ -138,13 +138,15 @@ def run_ray(
                 ref = _remote_task.options(**_options(group, max_retries)).remote(
                     group, run_fn, group_fn)
                 in_flight[ref] = group
-                for spec in group.specs:
+                for spec in group.to_sink:
                     progress.started(spec)
             ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=WAIT_TIMEOUT_S)
             for ref in ready:
                 group = in_flight.pop(ref)
                 results, lost = _collect(ref, group, max_retries)
                 for result in results:
+                    if result.run_id in group.stored:
+                        continue
                     progress.finished(result)
                     if lost:  # left in the summary's not_run: the next invocation retries it
                         continue

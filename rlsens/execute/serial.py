@@ -29,16 +29,18 @@ def run_serial(
 
     threads_before = torch.get_num_threads()
     # One group at a time: as many runs in flight as a group has members, for the ETA.
-    progress = make_progress(max(1, round(sum(len(g.specs) for g in groups) / len(groups))))
+    progress = make_progress(max(1, round(sum(len(g.to_sink) for g in groups) / len(groups))))
     counts: Counter[str] = Counter()
     done: set[str] = set()
     try:
         for group in groups:
-            for spec in group.specs:
+            for spec in group.to_sink:
                 progress.started(spec)
             device = resolve_device(group.specs[0])
             set_torch_threads(group.resources.cpus)
             for result in run_group(group, run_fn, group_fn, device):
+                if result.run_id in group.stored:
+                    continue
                 sink(result)
                 done.add(result.run_id)
                 counts[result.status] += 1

@@ -71,11 +71,15 @@ def group_runs(runs: Sequence[RunSpec]) -> list[RunGroup]:
 
 
 def pending_groups(groups: Sequence[RunGroup], todo: set[str]) -> list[RunGroup]:
-    """``groups`` restricted to the runs in ``todo`` (resume: stored members are not retrained;
-    a member's curve does not depend on its group, so the rest train to the same numbers)."""
+    """The groups with a run in ``todo``, whole, their other members marked ``stored``.
+
+    A resumed group trains as planned (its stored members again, without storing them twice):
+    a member's numbers depend only on its spec and its planned group, and batched arithmetic
+    can differ in the last bits with the group's size.
+    """
     out = []
     for group in groups:
-        specs = tuple(spec for spec in group.specs if spec.run_id in todo)
-        if specs:
-            out.append(RunGroup(specs, group.resources))
+        stored = frozenset(rid for rid in group.run_ids if rid not in todo)
+        if len(stored) < len(group.specs):
+            out.append(RunGroup(group.specs, group.resources, stored))
     return out
