@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 some runs failed (or timed out), 2 usage or input error
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rlsens.errors import RlsensError, UsageError
+from rlsens.spec import TRAINER_CHOICES, TRAINERS
 from rlsens.store import ResultStore, StoreTables, merge_tables, store_status
 
 if TYPE_CHECKING:  # imported lazily at run time: the CLI should start fast
@@ -265,10 +267,35 @@ def _build(tables: StoreTables, out: Path, options: ReportOptions) -> Path:
         raise UsageError(f"cannot build the report with these options: {exc}") from exc
 
 
+def one_trainer(tables: StoreTables, trainer: str | None, mix: bool) -> StoreTables:
+    """The runs of one trainer: ``--trainer`` selects, ``--mix-trainers`` keeps a mix (the
+    report then says so); a mix neither asked for is a usage error, never silently pooled."""
+    runs = tables.runs
+    present = sorted(runs["trainer"].unique()) if "trainer" in runs and len(runs) else []
+    if trainer is not None:
+        if trainer not in present:
+            raise UsageError(f"--trainer {trainer}: no stored run was trained by {trainer!r}; "
+                             f"the runs come from: {', '.join(present) or 'no trainer'}.")
+        keep = runs["trainer"] == trainer
+        ids = set(runs.loc[keep, "run_id"])
+        curves = tables.curves
+        if "run_id" in curves:
+            curves = curves[curves["run_id"].isin(ids)].reset_index(drop=True)
+        return dataclasses.replace(tables, runs=runs[keep].reset_index(drop=True), curves=curves)
+    if len(present) > 1 and not mix:
+        counts = ", ".join(f"{n} {name}" for name, n in runs["trainer"].value_counts().items())
+        raise UsageError(
+            f"the runs come from {len(present)} trainers ({counts}), whose numbers differ in "
+            "their random streams; report one with --trainer NAME "
+            f"({' or '.join(present)}), or pass --mix-trainers to pool them (the report's "
+            "methods then say so).")
+    return tables
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     options = _report_options(args)
     store = ResultStore(resolve_results(args.results))
-    tables = store.load(planned_only=not args.all)
+    tables = one_trainer(store.load(planned_only=not args.all), args.trainer, args.mix_trainers)
     index = _build(tables, Path(args.out) if args.out else store.root / "report", options)
     print(f"report: {index}")
     print_notes(tables, None if args.all else "--all")
@@ -279,6 +306,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     options = _report_options(args)
     tables = merge_tables([ResultStore(resolve_results(r)).load(planned_only=not args.all)
                            for r in args.results])
+    tables = one_trainer(tables, args.trainer, args.mix_trainers)
     index = _build(tables, Path(args.out), options)
     print(f"comparison report: {index}")
     print_notes(tables, None if args.all else "--all")
@@ -308,11 +336,14 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reps", type=int, help="bootstrap replicates for aggregates")
     parser.add_argument("--seed", type=int, help="seed of every bootstrap (default 0)")
     parser.add_argument("--reference", help="reference algorithm of the sensitivity plane")
+    parser.add_argument("--trainer", choices=TRAINERS,
+                        help="report only the runs of this trainer (needed when the results "
+                        "hold runs of several trainers, unless --mix-trainers)")
+    parser.add_argument("--mix-trainers", action="store_true",
+                        help="pool runs of several trainers; the report's methods say so")
 
 
 def _trainer_argument(parser: argparse.ArgumentParser) -> None:
-    from rlsens.spec import TRAINER_CHOICES
-
     parser.add_argument(
         "--trainer", choices=TRAINER_CHOICES,
         help="who trains the runs, overriding the suite's trainer keys: sb3 (one SB3 process "

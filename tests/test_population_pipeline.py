@@ -325,8 +325,8 @@ def test_ray_run_equals_serial_and_worker_death_retries_the_group(
     plan = build_plan(load_suite(write_suite(tmp_path)))
     calls = tmp_path / "calls"
     calls.mkdir()
-    specs = [dataclasses.replace(s, hyperparameters={"calls_dir": str(calls)})
-             for s in plan.runs[:4]]
+    specs = [dataclasses.replace(s, hyperparameters={"calls_dir": str(calls), "index": i})
+             for i, s in enumerate(plan.runs[:4])]
     groups = [RunGroup(tuple(specs[:2]), specs[0].resources),
               RunGroup(tuple(specs[2:]), specs[0].resources)]
     sunk: list[RunResult] = []
@@ -358,3 +358,63 @@ def test_sigkill_driver_mid_sweep_then_resume_loses_and_duplicates_nothing(
     assert f"{len(partial)} already stored" in resumed.stderr
     assert records(killed) == records(serial_reference)
     assert len(list(killed.glob("runs/*/*.json"))) == 8
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def _population_store(root: Path, algorithm: str, offset: float) -> None:
+    """``test_cli._store_with``'s store with every run retrained by the population trainer."""
+    from test_cli import _store_with
+
+    from rlsens.store import Manifest
+
+    _store_with(root, algorithm, offset)
+    store = ResultStore(root)
+    ids = []
+    for rid in sorted(store.stored_ids()):
+        result = store.read(rid)
+        moved = dataclasses.replace(result, spec=dataclasses.replace(result.spec,
+                                                                     trainer="population"))
+        store.write(moved)
+        ids.append(moved.run_id)
+    store.write_manifest(Manifest.from_dict({"suite": {"name": algorithm},
+                                             "plan": {"runs": len(ids), "run_ids": ids}}))
+
+
+def test_report_names_the_trainer_and_refuses_a_silent_mix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_cli import _store_with
+
+    _store_with(tmp_path / "a", "alpha", 0.0)
+    _population_store(tmp_path / "b", "beta", 7.0)
+    assert main(["export", str(tmp_path / "b"), "--out", str(tmp_path / "t")]) == 0
+    import pandas as pd
+
+    assert set(pd.read_csv(tmp_path / "t" / "runs.csv")["trainer"]) == {"population"}
+
+    assert main(["report", str(tmp_path / "b"), "--reps", "100"]) == 0
+    page = (tmp_path / "b" / "report" / "index.html").read_text()
+    assert "Runs were trained by rlsens&#39;s population trainer" in page or \
+        "Runs were trained by rlsens's population trainer" in page
+
+    out = tmp_path / "ab"
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out),
+                 "--reps", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "2 trainers (18 sb3, 18 population)" in err or \
+        "2 trainers (18 population, 18 sb3)" in err
+    assert "--trainer NAME" in err and "--mix-trainers" in err
+    assert not out.exists()  # nothing written
+
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out),
+                 "--reps", "100", "--trainer", "population"]) == 0
+    assert set(pd.read_csv(out / "tables" / "aggregates.csv")["algorithm"]) == {"beta"}
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out),
+                 "--reps", "100", "--mix-trainers"]) == 0
+    assert set(pd.read_csv(out / "tables" / "aggregates.csv")["algorithm"]) == {"alpha", "beta"}
+    assert "Runs come from 2 trainers, mixed on request" in (out / "index.html").read_text()
+    assert main(["report", str(tmp_path / "a"), "--trainer", "population"]) == 2
+    assert "no stored run was trained by 'population'" in capsys.readouterr().err
