@@ -283,7 +283,8 @@ def one_trainer(tables: StoreTables, trainer: str | None, mix: bool) -> StoreTab
             curves = curves[curves["run_id"].isin(ids)].reset_index(drop=True)
         return dataclasses.replace(tables, runs=runs[keep].reset_index(drop=True), curves=curves)
     if len(present) > 1 and not mix:
-        counts = ", ".join(f"{n} {name}" for name, n in runs["trainer"].value_counts().items())
+        counts = ", ".join(f"{n} {name}"
+                           for name, n in sorted(runs["trainer"].value_counts().items()))
         raise UsageError(
             f"the runs come from {len(present)} trainers ({counts}), whose numbers differ in "
             "their random streams; report one with --trainer NAME "
