@@ -216,6 +216,26 @@ def test_exception_in_train_group_fails_each_member_with_traceback(tmp_path: Pat
     assert all("Traceback" in r.error for r in sunk)
 
 
+def test_group_given_a_gpu_is_handed_cuda(tmp_path: Path, monkeypatch) -> None:
+    """The device of a group is placement's choice for its runs (CI has no GPU: faked)."""
+    import torch
+
+    plan = build_plan(load_suite(write_suite(tmp_path)))
+    gpu = Resources(cpus=1, gpus=0.5)
+    group = RunGroup(tuple(dataclasses.replace(s, resources=gpu) for s in plan.runs[:2]), gpu)
+    devices = []
+
+    def spy(specs, device=None):
+        devices.append(device)
+        return [RunResult(spec=s, status="ok") for s in specs]
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    execute([group], lambda result: None, backend="serial", progress=False, group_fn=spy)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    execute([group], lambda result: None, backend="serial", progress=False, group_fn=spy)
+    assert devices == ["cuda", "cpu"]
+
+
 @pytest.fixture(scope="module")
 def serial_reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny population suite run serially, once for the module."""
