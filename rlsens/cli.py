@@ -367,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["ray", "serial"], default="ray",
                    help="ray (default) fans runs out; serial runs in-process, for debugging")
     p.add_argument("--address", help="address of an existing Ray cluster (or set RAY_ADDRESS)")
-    p.add_argument("--max-concurrent", type=int, help="cap on runs in parallel")
+    p.add_argument("--max-concurrent", type=int,
+                   help="cap on runs in parallel (a population group counts as one)")
     p.add_argument("--max-retries", type=int, default=3,
                    help="retries of a run whose worker or node died (default 3)")
     p.add_argument("--retry-failed", action="store_true",
