@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch
 
 from rlsens.spec import EvalProtocol, RunSpec
-from rlsens.trainer.population import train_group
+from rlsens.trainer.population.run import train_group
 
 NET = {"net_arch": [64, 64]}
 PENDULUM_OFF_POLICY = {"learning_starts": 1000, "learning_rate": 1e-3}

@@ -7,6 +7,7 @@ Exit codes: 0 success, 1 some runs failed (or timed out), 2 usage or input error
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rlsens.errors import RlsensError, UsageError
+from rlsens.spec import TRAINER_CHOICES, TRAINERS
 from rlsens.store import ResultStore, StoreTables, merge_tables, store_status
 
 if TYPE_CHECKING:  # imported lazily at run time: the CLI should start fast
@@ -105,7 +107,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from rlsens.suite import load_suite
 
     suite = load_suite(resolve_suite(args.suite), scale=args.scale)
-    plan = build_plan(suite)
+    plan = build_plan(suite, trainer=args.trainer)
     print(
         f"{suite.path}: ok (scale {suite.scale!r}: {len(suite.algorithms)} algorithms, "
         f"{len(suite.environments)} environments, {len(plan.runs)} runs)"
@@ -118,9 +120,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from rlsens.suite import load_suite
 
     suite = load_suite(resolve_suite(args.suite), scale=args.scale)
-    plan = build_plan(suite)
+    plan = build_plan(suite, trainer=args.trainer)
     print(f"suite {suite.name} (scale {suite.scale}, hash {suite.hash})")
     print(plan.summary().to_string(index=False))
+    print("\ntrainers (runs per trainer; groups: population groups, one process each):")
+    print(plan.trainer_summary().to_string(index=False))
+    reasons = plan.fallback_reasons()
+    if reasons:
+        print(f"\n{len(plan.fallbacks)} runs asked for the population trainer and use sb3:")
+        for algorithm, env_id, reason, runs in reasons:
+            print(f"  {algorithm} {env_id}: {runs} runs: {reason}")
     return EXIT_OK
 
 
@@ -132,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _token_auth_for_clusters(args.address)
     suite_path = resolve_suite(args.suite)
     suite = load_suite(suite_path, scale=args.scale)
-    plan = build_plan(suite)
+    plan = build_plan(suite, trainer=args.trainer)
     results = run_folder(suite.name, args.results)
     outcome = run_plan(
         plan,
@@ -258,10 +267,36 @@ def _build(tables: StoreTables, out: Path, options: ReportOptions) -> Path:
         raise UsageError(f"cannot build the report with these options: {exc}") from exc
 
 
+def one_trainer(tables: StoreTables, trainer: str | None, mix: bool) -> StoreTables:
+    """The runs of one trainer: ``--trainer`` selects, ``--mix-trainers`` keeps a mix (the
+    report then says so); a mix neither asked for is a usage error, never silently pooled."""
+    runs = tables.runs
+    present = sorted(runs["trainer"].unique()) if "trainer" in runs and len(runs) else []
+    if trainer is not None:
+        if trainer not in present:
+            raise UsageError(f"--trainer {trainer}: no stored run was trained by {trainer!r}; "
+                             f"the runs come from: {', '.join(present) or 'no trainer'}.")
+        keep = runs["trainer"] == trainer
+        ids = set(runs.loc[keep, "run_id"])
+        curves = tables.curves
+        if "run_id" in curves:
+            curves = curves[curves["run_id"].isin(ids)].reset_index(drop=True)
+        return dataclasses.replace(tables, runs=runs[keep].reset_index(drop=True), curves=curves)
+    if len(present) > 1 and not mix:
+        counts = ", ".join(f"{n} {name}"
+                           for name, n in sorted(runs["trainer"].value_counts().items()))
+        raise UsageError(
+            f"the runs come from {len(present)} trainers ({counts}), whose numbers differ in "
+            "their random streams; report one with --trainer NAME "
+            f"({' or '.join(present)}), or pass --mix-trainers to pool them (the report's "
+            "methods then say so).")
+    return tables
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     options = _report_options(args)
     store = ResultStore(resolve_results(args.results))
-    tables = store.load(planned_only=not args.all)
+    tables = one_trainer(store.load(planned_only=not args.all), args.trainer, args.mix_trainers)
     index = _build(tables, Path(args.out) if args.out else store.root / "report", options)
     print(f"report: {index}")
     print_notes(tables, None if args.all else "--all")
@@ -272,6 +307,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     options = _report_options(args)
     tables = merge_tables([ResultStore(resolve_results(r)).load(planned_only=not args.all)
                            for r in args.results])
+    tables = one_trainer(tables, args.trainer, args.mix_trainers)
     index = _build(tables, Path(args.out), options)
     print(f"comparison report: {index}")
     print_notes(tables, None if args.all else "--all")
@@ -325,6 +361,19 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reps", type=int, help="bootstrap replicates for aggregates")
     parser.add_argument("--seed", type=int, help="seed of every bootstrap (default 0)")
     parser.add_argument("--reference", help="reference algorithm of the sensitivity plane")
+    parser.add_argument("--trainer", choices=TRAINERS,
+                        help="report only the runs of this trainer (needed when the results "
+                        "hold runs of several trainers, unless --mix-trainers)")
+    parser.add_argument("--mix-trainers", action="store_true",
+                        help="pool runs of several trainers; the report's methods say so")
+
+
+def _trainer_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trainer", choices=TRAINER_CHOICES,
+        help="who trains the runs, overriding the suite's trainer keys: sb3 (one SB3 process "
+        "per run), population (groups of runs batched in one process; unsupported runs fall "
+        "back to sb3) or auto (population wherever supported)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -342,24 +391,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=["ray", "serial"], default="ray",
                    help="ray (default) fans runs out; serial runs in-process, for debugging")
     p.add_argument("--address", help="address of an existing Ray cluster (or set RAY_ADDRESS)")
-    p.add_argument("--max-concurrent", type=int, help="cap on runs in parallel")
+    p.add_argument("--max-concurrent", type=int,
+                   help="cap on runs in parallel (a population group counts as one)")
     p.add_argument("--max-retries", type=int, default=3,
                    help="retries of a run whose worker or node died (default 3)")
     p.add_argument("--retry-failed", action="store_true",
                    help="run again the stored runs that failed or timed out")
     p.add_argument("--no-progress", action="store_true", help="no progress display")
+    _trainer_argument(p)
     p.set_defaults(func=cmd_run)
 
     p = _command(sub, "validate", "Check a suite without running anything.",
                  "rlsens validate suites/ddpg.yaml --scale paper")
     p.add_argument("suite")
     p.add_argument("--scale")
+    _trainer_argument(p)
     p.set_defaults(func=cmd_validate)
 
     p = _command(sub, "plan", "Show runs per algorithm x environment, steps and estimated cost.",
                  "rlsens plan ddpg --scale paper")
     p.add_argument("suite")
     p.add_argument("--scale")
+    _trainer_argument(p)
     p.set_defaults(func=cmd_plan)
 
     p = _command(sub, "status", "Done / failed / remaining runs of a results folder.",

@@ -24,6 +24,9 @@ SEED_ROLES = ("all", "tune", "report")
 # valid.
 TRAINERS = ("sb3", "population")
 DEFAULT_TRAINER = "sb3"
+# What a suite or ``--trainer`` may ask for: a trainer, or ``auto`` (population wherever the
+# population trainer supports the run, sb3 elsewhere).
+TRAINER_CHOICES = (*TRAINERS, "auto")
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,52 @@ class RunSpec:
         fields["eval"] = EvalProtocol(**fields.get("eval", {}))
         fields["resources"] = Resources(**fields.get("resources", {}))
         return cls(**fields)
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """Runs that one process trains together: the unit the executor schedules.
+
+    An sb3 run is a group of one. A population group holds runs of one ``group_key``; it asks
+    for ``resources`` once (the resources of one run: the members share one process, its
+    threads and its GPU), and each member is still its own run, record and run id.
+
+    ``stored`` names members already in the result store (a resumed group): they train again,
+    so that the others train in the group they were planned in, but their results are not
+    handed to the sink. Batched float arithmetic can differ in its last bits with the number
+    of members, so only the planned group reproduces an uninterrupted run bit for bit.
+    """
+
+    specs: tuple[RunSpec, ...]
+    resources: Resources
+    stored: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.specs:
+            raise ValueError("a run group needs at least one run")
+        if not self.stored <= set(self.run_ids) or self.stored == set(self.run_ids):
+            raise ValueError("stored must name some, not all, of the group's runs")
+        if len({spec.trainer for spec in self.specs}) > 1:
+            raise ValueError("a run group mixes trainers")
+        if len(self.specs) > 1 and self.trainer != "population":
+            raise ValueError("only population runs share a group; an sb3 run is a group of one")
+
+    @classmethod
+    def single(cls, spec: RunSpec) -> RunGroup:
+        return cls((spec,), spec.resources)
+
+    @property
+    def trainer(self) -> str:
+        return self.specs[0].trainer
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [spec.run_id for spec in self.specs]
+
+    @property
+    def to_sink(self) -> list[RunSpec]:
+        """The members whose results the executor hands to the sink."""
+        return [spec for spec in self.specs if spec.run_id not in self.stored]
 
 
 def eval_episode_seeds(seed: int, episodes: int) -> list[int]:

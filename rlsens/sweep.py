@@ -16,7 +16,7 @@ from typing import TextIO
 
 from rlsens import provenance
 from rlsens.errors import StoreError
-from rlsens.plan import Plan
+from rlsens.plan import Plan, pending_groups
 from rlsens.record import FAILED_STATUSES
 from rlsens.store import (
     Manifest,
@@ -148,8 +148,9 @@ def run_plan(
         manifest = build_manifest(plan, previous)
         store.write_manifest(manifest)
 
+        # Population groups of the plan, minus their stored members.
         summary = execute(
-            todo,
+            pending_groups(plan.groups, {spec.run_id for spec in todo}),
             store.write,
             backend=backend,
             address=address,

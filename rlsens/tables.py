@@ -68,6 +68,7 @@ def run_row(result: RunResult) -> dict[str, Any]:
         "diverged_step": result.diverged_step,
         "error": error[:300] if error else None,
         "device": result.device,
+        "trainer": result.trainer,
     }
     for name, value in spec.point.items():
         row[HP_PREFIX + name] = scalar(value)

@@ -10,6 +10,7 @@ import inspect
 import signal
 import socket
 import threading
+import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,10 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rlsens.record import STATUSES, RunResult
-from rlsens.spec import RunSpec
+from rlsens.spec import RunGroup, RunSpec
 from rlsens.timestamp import now_utc
 
 RunFn = Callable[..., RunResult]
+GroupFn = Callable[..., list[RunResult]]
 Sink = Callable[[RunResult], None]
 
 
@@ -64,14 +66,19 @@ class ExecutionSummary:
         )
 
 
-def unique_specs(specs: Sequence[RunSpec]) -> list[RunSpec]:
-    """Drop repeated run ids (first wins): a run is executed and sunk at most once per call."""
+def unique_groups(units: Sequence[RunSpec | RunGroup]) -> list[RunGroup]:
+    """Units of execution: a bare spec is a group of one. A run is sunk at most once per
+    call: a member already sunk by an earlier group trains with its group but counts as
+    ``stored``; a group with nothing left to sink is dropped."""
     seen: set[str] = set()
-    out: list[RunSpec] = []
-    for spec in specs:
-        if spec.run_id not in seen:
-            seen.add(spec.run_id)
-            out.append(spec)
+    out: list[RunGroup] = []
+    for unit in units:
+        group = unit if isinstance(unit, RunGroup) else RunGroup.single(unit)
+        stored = frozenset(group.stored | (set(group.run_ids) & seen))
+        if len(stored) == len(group.specs):
+            continue
+        seen.update(group.run_ids)
+        out.append(RunGroup(group.specs, group.resources, stored))
     return out
 
 
@@ -96,6 +103,54 @@ def call_run_fn(run_fn: RunFn | None, spec: RunSpec, device: str) -> RunResult:
     if accepts_device(fn):
         return fn(spec, device=device)
     return fn(spec)
+
+
+def default_group_fn() -> GroupFn:
+    """The population trainer, imported only where a group executes."""
+    from rlsens.trainer.population.run import train_group
+
+    return train_group
+
+
+def run_group(group: RunGroup, run_fn: RunFn | None, group_fn: GroupFn | None,
+              device: str) -> list[RunResult]:
+    """One unit of execution, as every backend runs it: its members' results, in order.
+
+    An sb3 run goes through ``run_fn``, a population group through ``group_fn`` (default
+    ``train_group``). Whatever the function raises or returns amiss becomes a failed record
+    of each member concerned, with the traceback, so a crash is recorded as the sb3 path does.
+    """
+    try:
+        if group.trainer == "population":
+            fn = group_fn if group_fn is not None else default_group_fn()
+            results = fn(list(group.specs), device=device)
+        else:
+            results = [call_run_fn(run_fn, group.specs[0], device)]
+    except Exception:
+        error = "run function raised:\n" + traceback.format_exc()
+        return [failed_result(spec, error) for spec in group.specs]
+    return checked_results(group, results)
+
+
+def checked_results(group: RunGroup, results: Any) -> list[RunResult]:
+    """``results`` as one ``RunResult`` per member of ``group``, in order; anything else (a
+    wrong type, a missing or foreign run) becomes the member's failed record."""
+    if not isinstance(results, list) or len(results) != len(group.specs):
+        got = f"{len(results)} results" if isinstance(results, list) else type(results).__name__
+        error = f"executor: run function returned {got} for a group of {len(group.specs)} runs"
+        return [failed_result(spec, error) for spec in group.specs]
+    out = []
+    for spec, result in zip(group.specs, results, strict=True):
+        if not isinstance(result, RunResult):
+            out.append(failed_result(
+                spec, f"run function raised:\nTypeError: run function returned "
+                f"{type(result).__name__}, not RunResult"))
+        elif result.run_id != spec.run_id:
+            out.append(failed_result(
+                spec, f"executor: run function returned the result of {result.run_id}"))
+        else:
+            out.append(result)
+    return out
 
 
 def failed_result(spec: RunSpec, error: str, status: str = "failed") -> RunResult:

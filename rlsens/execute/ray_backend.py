@@ -1,16 +1,20 @@
-"""The Ray backend: one Ray core task per run, a bounded window of tasks in flight.
+"""The Ray backend: one Ray core task per group, a bounded window of tasks in flight.
 
-Only the driver talks to the result store: a task returns its ``RunResult`` (plain data) and
-the driver hands it to the sink, so workers need no shared filesystem and a run is recorded
-exactly once even when Ray re-executes it after its worker or node died.
+A group is an sb3 run alone or a population group (one process trains its members); the
+task asks for the group's resources, which are those of one run. Only the driver talks to the
+result store: a task returns its members' ``RunResult``s (plain data) and the driver hands
+each to the sink, so workers need no shared filesystem and a run is recorded exactly once
+even when Ray re-executes its group after its worker or node died.
 
 Fault model:
 
-- worker process or node dies -> Ray re-runs the task up to ``max_retries`` times; the driver
-  sees a single result. If every attempt dies, the run is recorded as failed with an error
-  starting with ``executor:`` (an infrastructure failure, not the configuration's).
+- worker process or node dies -> Ray re-runs the whole group up to ``max_retries`` times (its
+  members are stored only once the task returns, so none is stored twice); the driver sees a
+  single result per member. If every attempt dies, the members are reported with an error
+  starting with ``executor:`` (an infrastructure failure, not the configuration's) and not
+  stored, so the next invocation retries them.
 - the run function raises -> not retried (``retry_exceptions=False``: it is deterministic);
-  recorded as failed with the remote traceback.
+  each member recorded as failed with the remote traceback.
 - Ctrl-C / SIGTERM -> in-flight tasks are force-cancelled, everything already sunk is kept.
 """
 
@@ -24,38 +28,38 @@ from typing import Any
 import ray
 from ray.exceptions import RayError, RayTaskError, TaskCancelledError
 
-from rlsens.execute.common import RunFn, Sink, call_run_fn, failed_result
+from rlsens.execute.common import GroupFn, RunFn, Sink, checked_results, failed_result, run_group
 from rlsens.execute.progress import Progress
 from rlsens.record import RunResult
-from rlsens.spec import RunSpec
+from rlsens.spec import RunGroup
 from rlsens.trainer.placement import resolve_device, set_torch_threads
 
 WAIT_TIMEOUT_S = 1.0  # how often the driver wakes up to refresh progress and notice Ctrl-C
 
 
-def run_task(spec: RunSpec, run_fn: RunFn | None) -> RunResult:
-    """Body of the Ray task: pin threads, choose the device Ray assigned, call the run function."""
+def run_task(group: RunGroup, run_fn: RunFn | None, group_fn: GroupFn | None) -> list[RunResult]:
+    """Body of the Ray task: pin threads, choose the device Ray assigned, train the group."""
     gpu_ids = [str(i) for i in ray.get_runtime_context().get_accelerator_ids().get("GPU", [])]
-    set_torch_threads(spec.resources.cpus)
-    result = call_run_fn(run_fn, spec, resolve_device(spec, assigned_gpus=gpu_ids))
-    if not isinstance(result, RunResult):
-        raise TypeError(f"run function returned {type(result).__name__}, not RunResult")
-    if gpu_ids:
-        result.device = "cuda:" + ",".join(gpu_ids)
-    if not result.host:
-        result.host = socket.gethostname()
-    return result
+    set_torch_threads(group.resources.cpus)
+    device = resolve_device(group.specs[0], assigned_gpus=gpu_ids)
+    results = run_group(group, run_fn, group_fn, device)
+    for result in results:
+        if gpu_ids:
+            result.device = "cuda:" + ",".join(gpu_ids)
+        if not result.host:
+            result.host = socket.gethostname()
+    return results
 
 
 _remote_task = ray.remote(run_task)
 
 
-def capacity(specs: Sequence[RunSpec]) -> int:
-    """How many runs the cluster can hold at once, from its CPUs and GPUs and the largest ask."""
+def capacity(groups: Sequence[RunGroup]) -> int:
+    """How many groups the cluster can hold at once, from its CPUs and GPUs and the largest ask."""
     resources = ray.cluster_resources()
     limits = []
-    cpus = max(spec.resources.cpus for spec in specs)
-    gpus = max(spec.resources.gpus for spec in specs)
+    cpus = max(group.resources.cpus for group in groups)
+    gpus = max(group.resources.gpus for group in groups)
     if cpus > 0:
         limits.append(int(resources.get("CPU", 0) // cpus))
     if gpus > 0:
@@ -63,82 +67,92 @@ def capacity(specs: Sequence[RunSpec]) -> int:
     return max(1, min(limits)) if limits else max(1, int(resources.get("CPU", 1)))
 
 
-def _options(spec: RunSpec, max_retries: int) -> dict[str, Any]:
-    res = spec.resources
+def _options(group: RunGroup, max_retries: int) -> dict[str, Any]:
+    res = group.resources
+    spec = group.specs[0]
+    name = f"rlsens {spec.algorithm} {spec.env_id} seed {spec.seed} {spec.run_id}"
+    if len(group.specs) > 1:
+        name += f" +{len(group.specs) - 1} population members"
     options: dict[str, Any] = {
         "num_cpus": res.cpus,
         "num_gpus": res.gpus,
         "max_retries": max_retries,
         "retry_exceptions": False,
-        "name": f"rlsens {spec.algorithm} {spec.env_id} seed {spec.seed} {spec.run_id}",
+        "name": name,
     }
     if res.memory_mb:
         options["memory"] = int(res.memory_mb * 2**20)
     return options
 
 
-def _collect(ref: ray.ObjectRef, spec: RunSpec, max_retries: int) -> tuple[RunResult, bool]:
-    """The run's result, and whether it was lost to the infrastructure rather than finished.
+def _collect(ref: ray.ObjectRef, group: RunGroup,
+             max_retries: int) -> tuple[list[RunResult], bool]:
+    """The members' results, and whether they were lost to the infrastructure.
 
-    A run whose worker or node died on every attempt, or that was cancelled from outside,
-    says nothing about the algorithm: it is reported but never stored, so the next
-    `rlsens run` retries it and the analysis never scores it as the algorithm's failure.
+    A group whose worker or node died on every attempt, or that was cancelled from outside,
+    says nothing about the algorithm: its members are reported but never stored, so the next
+    `rlsens run` retries them and the analysis never scores them as the algorithm's failure.
     """
+    def each(error: str) -> list[RunResult]:
+        return [failed_result(spec, error) for spec in group.specs]
+
     try:
-        result = ray.get(ref)
+        results = ray.get(ref)
     except RayTaskError as exc:
-        return failed_result(spec, f"run function raised:\n{exc}"), False
+        return each(f"run function raised:\n{exc}"), False
     except TaskCancelledError as exc:
-        return failed_result(spec, f"executor: the run was cancelled from outside: {exc}"), True
+        return each(f"executor: the run was cancelled from outside: {exc}"), True
     except RayError as exc:
-        return failed_result(
-            spec,
+        return each(
             f"executor: the run's worker died on each of {max_retries + 1} attempts "
             f"(Ray max_retries={max_retries}); last error:\n{exc}",
         ), True
-    if result.run_id != spec.run_id:
-        message = f"executor: run function returned the result of {result.run_id}"
-        return failed_result(spec, message), False
-    return result, False
+    return checked_results(group, results), False
 
 
 def run_ray(
-    specs: Sequence[RunSpec],
+    groups: Sequence[RunGroup],
     sink: Sink,
     *,
     run_fn: RunFn | None,
+    group_fn: GroupFn | None = None,
     max_concurrent: int | None,
     max_retries: int,
     make_progress: Callable[[int], Progress],
 ) -> tuple[Counter[str], set[str], bool]:
-    """Fan ``specs`` out as Ray tasks on the connected cluster.
-
-    Returns (status counts, finished run ids, interrupted).
+    """Fan ``groups`` out as Ray tasks on the connected cluster (``max_concurrent`` bounds the
+    groups in flight). Returns (status counts, finished run ids, interrupted).
     """
-    window = max_concurrent or capacity(specs)
-    progress = make_progress(window)
-    waiting = deque(specs)
-    in_flight: dict[ray.ObjectRef, RunSpec] = {}
+    window = max_concurrent or capacity(groups)
+    members = sum(len(g.to_sink) for g in groups) / len(groups)
+    progress = make_progress(max(1, round(window * members)))  # runs in flight, for the ETA
+    waiting = deque(groups)
+    in_flight: dict[ray.ObjectRef, RunGroup] = {}
     counts: Counter[str] = Counter()
     done: set[str] = set()
     interrupted = False
     try:
         while waiting or in_flight:
             while waiting and len(in_flight) < window:
-                spec = waiting.popleft()
-                ref = _remote_task.options(**_options(spec, max_retries)).remote(spec, run_fn)
-                in_flight[ref] = spec
-                progress.started(spec)
+                group = waiting.popleft()
+                ref = _remote_task.options(**_options(group, max_retries)).remote(
+                    group, run_fn, group_fn)
+                in_flight[ref] = group
+                for spec in group.to_sink:
+                    progress.started(spec)
             ready, _ = ray.wait(list(in_flight), num_returns=1, timeout=WAIT_TIMEOUT_S)
             for ref in ready:
-                spec = in_flight.pop(ref)
-                result, lost = _collect(ref, spec, max_retries)
-                progress.finished(result)
-                if lost:  # left in the summary's not_run: the next invocation retries it
-                    continue
-                sink(result)
-                done.add(spec.run_id)
-                counts[result.status] += 1
+                group = in_flight.pop(ref)
+                results, lost = _collect(ref, group, max_retries)
+                for result in results:
+                    if result.run_id in group.stored:
+                        continue
+                    progress.finished(result)
+                    if lost:  # left in the summary's not_run: the next invocation retries it
+                        continue
+                    sink(result)
+                    done.add(result.run_id)
+                    counts[result.status] += 1
             progress.refresh()
     except KeyboardInterrupt:
         interrupted = True

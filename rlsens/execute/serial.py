@@ -1,52 +1,50 @@
-"""The serial backend: runs one after another in this process, no Ray.
+"""The serial backend: run groups one after another in this process, no Ray.
 
 For tests, tiny suites and machines where Ray cannot start. It behaves like a one-slot Ray
-worker (torch threads set per run, a crash becomes a failed record) so results do not depend
-on the backend.
+worker (torch threads set per group, a crash becomes a failed record of each member) so
+results do not depend on the backend.
 """
 
 from __future__ import annotations
 
-import traceback
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from rlsens.execute.common import RunFn, Sink, call_run_fn, failed_result
+from rlsens.execute.common import GroupFn, RunFn, Sink, run_group
 from rlsens.execute.progress import Progress
-from rlsens.record import RunResult
-from rlsens.spec import RunSpec
+from rlsens.spec import RunGroup
 from rlsens.trainer.placement import resolve_device, set_torch_threads
 
 
 def run_serial(
-    specs: Sequence[RunSpec],
+    groups: Sequence[RunGroup],
     sink: Sink,
     *,
     run_fn: RunFn | None,
+    group_fn: GroupFn | None = None,
     make_progress: Callable[[int], Progress],
 ) -> tuple[Counter[str], set[str], bool]:
-    """Run ``specs`` in order; returns (status counts, finished run ids, interrupted)."""
+    """Run ``groups`` in order; returns (status counts, finished run ids, interrupted)."""
     import torch
 
     threads_before = torch.get_num_threads()
-    progress = make_progress(1)
+    # One group at a time: as many runs in flight as a group has members, for the ETA.
+    progress = make_progress(max(1, round(sum(len(g.to_sink) for g in groups) / len(groups))))
     counts: Counter[str] = Counter()
     done: set[str] = set()
     try:
-        for spec in specs:
-            progress.started(spec)
-            device = resolve_device(spec)
-            set_torch_threads(spec.resources.cpus)
-            try:
-                result = call_run_fn(run_fn, spec, device)
-                if not isinstance(result, RunResult):
-                    raise TypeError(f"run function returned {type(result).__name__}, not RunResult")
-            except Exception:
-                result = failed_result(spec, "run function raised:\n" + traceback.format_exc())
-            sink(result)
-            done.add(spec.run_id)
-            counts[result.status] += 1
-            progress.finished(result)
+        for group in groups:
+            for spec in group.to_sink:
+                progress.started(spec)
+            device = resolve_device(group.specs[0])
+            set_torch_threads(group.resources.cpus)
+            for result in run_group(group, run_fn, group_fn, device):
+                if result.run_id in group.stored:
+                    continue
+                sink(result)
+                done.add(result.run_id)
+                counts[result.status] += 1
+                progress.finished(result)
     except KeyboardInterrupt:
         return counts, done, True
     finally:

@@ -10,15 +10,19 @@ environment even though zoo/per-env defaults make its full hyperparameters diffe
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
 
-from rlsens.plan.cost import estimate_cpu_seconds
+from rlsens.plan.cost import estimate_group_cpu_seconds
 from rlsens.plan.designs import generate
-from rlsens.spec import RunSpec, stable_hash
+from rlsens.plan.groups import group_runs
+from rlsens.plan.trainers import choose_trainer
+from rlsens.spec import TRAINERS, RunGroup, RunSpec, stable_hash
 from rlsens.suite import Suite
 
 
@@ -31,27 +35,69 @@ def config_id(algorithm: str, point: Mapping[str, Any]) -> str:
 class Plan:
     """The runs of a suite. ``configs`` lists each algorithm's points in design order and
     ``default_config_ids`` the id of its default configuration when the design includes it
-    (the reference of default-vs-tuned sensitivity measures)."""
+    (the reference of default-vs-tuned sensitivity measures). ``fallbacks`` maps the run id of
+    each run that asked for the population trainer but trains with sb3 to the reason."""
 
     suite: Suite
     runs: list[RunSpec]
     configs: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)
     default_config_ids: Mapping[str, str] = field(default_factory=dict)
+    fallbacks: Mapping[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def groups(self) -> list[RunGroup]:
+        """The units of execution: each sb3 run alone, population runs in groups
+        (``rlsens.plan.groups``)."""
+        return group_runs(self.runs)
+
+    def _cell_seconds(self) -> dict[tuple[str, str], float]:
+        """Estimated CPU-seconds per cell; a group's estimate is shared by its members."""
+        seconds: dict[tuple[str, str], float] = {}
+        for group in self.groups:
+            share = estimate_group_cpu_seconds(group.specs) / len(group.specs)
+            for spec in group.specs:
+                cell = (spec.algorithm, spec.env_id)
+                seconds[cell] = seconds.get(cell, 0.0) + share
+        return seconds
+
+    def trainer_summary(self) -> pd.DataFrame:
+        """Per algorithm x environment: runs per trainer and the population groups."""
+        rows: dict[tuple[str, str], dict[str, Any]] = {}
+        for spec in self.runs:
+            row = rows.setdefault((spec.algorithm, spec.env_id), {
+                "algorithm": spec.algorithm, "env_id": spec.env_id,
+                **{trainer: 0 for trainer in TRAINERS}, "groups": 0})
+            row[spec.trainer] += 1
+        for group in self.groups:
+            if group.trainer == "population":
+                first = group.specs[0]
+                rows[(first.algorithm, first.env_id)]["groups"] += 1
+        return pd.DataFrame(list(rows.values()),
+                            columns=["algorithm", "env_id", *TRAINERS, "groups"])
+
+    def fallback_reasons(self) -> list[tuple[str, str, str, int]]:
+        """``(algorithm, env_id, reason, runs)`` for runs that fell back to sb3, most first."""
+        by_id = {spec.run_id: spec for spec in self.runs}
+        counts = Counter((by_id[rid].algorithm, by_id[rid].env_id, reason)
+                         for rid, reason in self.fallbacks.items())
+        return [(alg, env, reason, n) for (alg, env, reason), n in counts.most_common()]
 
     def summary(self) -> pd.DataFrame:
         """One row per algorithm x environment, then a ``total`` row.
 
         Columns: algorithm, env_id, configs, seeds, runs, env_steps, est_cpu_hours. The total
         row counts distinct (algorithm, configuration) pairs and distinct seeds. The hours are
-        a rough estimate (see ``estimate_cpu_seconds``), good for "minutes or days?" only.
+        a rough estimate (see ``estimate_cpu_seconds`` and, for population groups,
+        ``estimate_group_cpu_seconds``), good for "minutes or days?" only.
         """
         columns = ["algorithm", "env_id", "configs", "seeds", "runs", "env_steps",
                    "est_cpu_hours"]
-        groups: dict[tuple[str, str], list[RunSpec]] = {}
+        cells: dict[tuple[str, str], list[RunSpec]] = {}
         for spec in self.runs:
-            groups.setdefault((spec.algorithm, spec.env_id), []).append(spec)
+            cells.setdefault((spec.algorithm, spec.env_id), []).append(spec)
+        seconds = self._cell_seconds()
         rows = []
-        for (algorithm, env_id), specs in groups.items():
+        for (algorithm, env_id), specs in cells.items():
             rows.append({
                 "algorithm": algorithm,
                 "env_id": env_id,
@@ -59,7 +105,7 @@ class Plan:
                 "seeds": len({s.seed for s in specs}),
                 "runs": len(specs),
                 "env_steps": sum(s.budget for s in specs),
-                "est_cpu_hours": sum(estimate_cpu_seconds(s) for s in specs) / 3600,
+                "est_cpu_hours": seconds[(algorithm, env_id)] / 3600,
             })
         rows.append({
             "algorithm": "total",
@@ -97,14 +143,16 @@ def seed_roles(runs: Sequence[RunSpec]) -> dict[str, list[str]]:
     return roles
 
 
-def build_plan(suite: Suite) -> Plan:
+def build_plan(suite: Suite, trainer: str | None = None) -> Plan:
     """Every run of ``suite``: algorithm -> environment -> configuration -> seed.
 
     Deterministic: the same suite file yields the same runs, in the same order, with the same
     ids, in any process and on any machine. Raises ``SuiteError`` if a derived expression
-    cannot be evaluated at one of the design's points.
+    cannot be evaluated at one of the design's points. ``trainer`` (``--trainer``) overrides
+    the suite's ``trainer:`` keys; every run's ``trainer`` is set (``choose_trainer``).
     """
     runs: list[RunSpec] = []
+    fallbacks: dict[str, str] = {}
     configs: dict[str, list[dict[str, Any]]] = {}
     defaults: dict[str, str] = {}
     roles = suite.seeds.roles()
@@ -114,13 +162,14 @@ def build_plan(suite: Suite) -> Plan:
         configs[label] = points
         if suite.design.include_default or suite.design.type == "oat":
             defaults[label] = config_id(label, algorithm.default_point)
+        mode = suite.trainer_for(label, trainer)
         for env_id in algorithm.environments:
             environment = suite.environments[env_id]
             for point in points:
                 hyperparameters = algorithm.resolve(point, env_id)
                 cid = config_id(label, point)
                 for seed, role in roles:
-                    runs.append(RunSpec(
+                    spec, reason = choose_trainer(RunSpec(
                         suite=suite.name,
                         algorithm=label,
                         algo_class=algorithm.algo_class,
@@ -135,5 +184,9 @@ def build_plan(suite: Suite) -> Plan:
                         budget=algorithm.budget[env_id],
                         eval=suite.evaluation,
                         resources=suite.resources,
-                    ))
-    return Plan(suite=suite, runs=runs, configs=configs, default_config_ids=defaults)
+                    ), mode)
+                    runs.append(spec)
+                    if reason is not None:
+                        fallbacks[spec.run_id] = reason
+    return Plan(suite=suite, runs=runs, configs=configs, default_config_ids=defaults,
+                fallbacks=fallbacks)

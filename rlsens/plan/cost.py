@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -69,6 +69,14 @@ EARLY_TERMINATION_FRACTION = {"CartPole": 0.5, "InvertedPendulum": 0.5,
                               "LunarLanderContinuous": 0.5}
 # Per run: building the environment and the model, writing the result.
 RUN_OVERHEAD_SECONDS = 2.0
+# Population trainer: training speed-up per core against one sb3 run, as (members, ratio),
+# measured with benchmarks/bench_population.py on the 2-core development machine under load
+# (docs/performance.md, population section): DDPG 64x64 batch 256 for the off-policy classes,
+# PPO 64x64 n_steps 2048 for the on-policy ones. Beyond the last point the ratio stays flat.
+POPULATION_SPEEDUP = {
+    "off": ((1, 1.0), (4, 3.3), (16, 4.9), (64, 5.4)),
+    "on": ((1, 1.0), (32, 15.2)),
+}
 
 
 @cache
@@ -98,9 +106,13 @@ def estimate_cpu_seconds(spec: RunSpec) -> float:
     ``n_envs``, the hardware (expect a factor of two across machines and under load). Use it to
     size a suite ("minutes or days?"), not to plan a deadline.
     """
+    return RUN_OVERHEAD_SECONDS + _train_seconds(spec) + _evaluation_seconds(spec)
+
+
+def _train_seconds(spec: RunSpec) -> float:
     hp = {**CLASS_DEFAULTS[spec.algo_class], **spec.hyperparameters}
     a, b = UPDATE_SECONDS[spec.algo_class]
-    weights = _weights(_net_arch(spec.hyperparameters) or hp["net_arch"])
+    weights = network_weights(spec)
     if spec.algo_class in OFF_POLICY:
         calls, per_call = _train_calls(hp, spec.budget)
         update = a + b * _positive_int(hp.get("batch_size"), 1) * weights
@@ -117,7 +129,41 @@ def estimate_cpu_seconds(spec: RunSpec) -> float:
         step = ON_POLICY_STEP_SECONDS + ON_POLICY_FORWARD_SECONDS / n_envs
         train = spec.budget * step + spec.budget / rollout * per_rollout * (
             a + b * batch * weights)
-    return RUN_OVERHEAD_SECONDS + train + _evaluation_seconds(spec)
+    return train
+
+
+def population_speedup(spec: RunSpec, members: int) -> float:
+    """The training speed-up per core of ``members`` runs trained as one population group.
+
+    Not fitted, measured: the ratios of ``POPULATION_SPEEDUP`` (DDPG 64x64 for off-policy
+    classes, PPO 64x64 for on-policy ones, docs/performance.md), interpolated in log(members).
+    Batching gains less with larger networks (at 256x256 a CPU is compute-bound already), so
+    the gain above 1 is scaled down by the network's size relative to 64x64.
+    """
+    points = POPULATION_SPEEDUP["off" if spec.algo_class in OFF_POLICY else "on"]
+    k = max(1, members)
+    ratio = points[-1][1]
+    for (k0, r0), (k1, r1) in itertools.pairwise(points):
+        if k <= k1:
+            ratio = r0 + (r1 - r0) * (math.log(k) - math.log(k0)) / (math.log(k1) - math.log(k0))
+            break
+    size = min(1.0, _weights([64, 64]) / network_weights(spec))
+    return 1.0 + (ratio - 1.0) * size
+
+
+def estimate_group_cpu_seconds(specs: Sequence[RunSpec]) -> float:
+    """A rough CPU-time estimate of one population group (one process) training ``specs``.
+
+    One run's overhead for the whole group, each member's training at its sb3 cost divided by
+    ``population_speedup`` (environment stepping per member plus the batched update), and each
+    member's evaluations as in an sb3 run (members are evaluated one after another).
+    """
+    if len(specs) == 1 and specs[0].trainer != "population":
+        return estimate_cpu_seconds(specs[0])
+    return RUN_OVERHEAD_SECONDS + sum(
+        _train_seconds(s) / population_speedup(s, len(specs)) + _evaluation_seconds(s)
+        for s in specs
+    )
 
 
 def _evaluation_seconds(spec: RunSpec) -> float:
@@ -145,6 +191,12 @@ def _train_calls(hyperparameters: Mapping[str, Any], budget: int) -> tuple[float
 
 def _positive_int(value: Any, default: int) -> int:
     return int(value) if isinstance(value, int | float) and value >= 1 else default
+
+
+def network_weights(spec: RunSpec) -> float:
+    """Weights of one hidden network of the run (``_weights`` of its net_arch or the default)."""
+    hp = {**CLASS_DEFAULTS[spec.algo_class], **spec.hyperparameters}
+    return _weights(_net_arch(spec.hyperparameters) or hp["net_arch"])
 
 
 def _net_arch(hyperparameters: Mapping[str, Any]) -> Any:

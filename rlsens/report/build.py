@@ -73,7 +73,10 @@ def build_report(
     overview = build_overview(runs, manifest)
     write_tables(sections, tables_dir, overview.tables)
     headline.write(tables_dir)
-    methods = methods_paragraphs(options, normalization, scores, ctx.used, manifest, citations)
+    trainers = ({str(k): int(v) for k, v in runs["trainer"].value_counts().items()}
+                if "trainer" in runs else {})
+    methods = methods_paragraphs(options, normalization, scores, ctx.used, manifest, citations,
+                                 trainers)
     (tables_dir / "references.bib").write_text(citations.bibtex(), encoding="utf-8")
     html = render_index(
         version=rlsens.__version__,

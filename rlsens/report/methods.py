@@ -47,6 +47,30 @@ def _score_text(options: ReportOptions, manifest: Manifest) -> str:
     return f"Each run is scored by {what}.{protocol}"
 
 
+TRAINER_TEXT = {
+    "sb3": "the sb3 trainer (one stable-baselines3 process per run)",
+    "population": "rlsens's population trainer (groups of runs trained as one batched "
+                  "computation, SB3's update rules per member, each member drawing its "
+                  "exploration and minibatch randomness from its own seeded streams)",
+}
+
+
+def trainer_text(trainers: Mapping[str, int]) -> str:
+    """Which trainer produced the runs; a mix is said out loud, since the trainers draw
+    different random streams and a difference between them can be the trainer's."""
+    if not trainers:
+        return ""
+    if len(trainers) == 1:
+        (name,) = trainers
+        return f"Runs were trained by {TRAINER_TEXT.get(name, repr(name))}."
+    counts = ", ".join(f"{n} by {TRAINER_TEXT.get(name, repr(name))}"
+                       for name, n in sorted(trainers.items()))
+    return (f"Runs come from {len(trainers)} trainers, mixed on request (--mix-trainers): "
+            f"{counts}. Each run is one sample of its algorithm whichever trainer produced "
+            "it, but the trainers differ in their random streams, so differences between "
+            "runs of different trainers may be the trainer's.")
+
+
 def _seed_text(scores: pd.DataFrame, used: Mapping[str, Any], cite: Citations, reps: int
                ) -> str:
     roles = sorted(scores["seed_role"].dropna().unique()) if len(scores) else []
@@ -109,8 +133,11 @@ def methods_paragraphs(
     used: Mapping[str, Any],
     manifest: Manifest,
     cite: Citations,
+    trainers: Mapping[str, int] | None = None,
 ) -> list[str]:
-    """Paragraphs of the methods section, citing (and so registering) each method used."""
+    """Paragraphs of the methods section, citing (and so registering) each method used.
+
+    ``trainers``: runs per trainer (``runs["trainer"]``), named in the first paragraph."""
     failed_text = scores.attrs.get("failed_policy_text") or analysis.failed_policy_text(
         options.failed)
     q0, q1 = (100 * q for q in options.quantiles)
@@ -119,7 +146,8 @@ def methods_paragraphs(
         norm = norm.format(q0=q0, q1=q1, cite_adkins=cite.cite("adkins2024"))
     elif "{cite_jordan}" in norm:
         norm = norm.format(cite_jordan=cite.cite("jordan2020"))
-    paragraphs = [f"{_score_text(options, manifest)} {failed_text} {norm}"]
+    first = f"{_score_text(options, manifest)} {failed_text} {norm}"
+    paragraphs = [f"{trainer_text(trainers or {})} {first}".strip()]
 
     stats = []
     ci = f"{int(options.confidence * 100)}%"

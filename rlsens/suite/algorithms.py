@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rlsens.spec import TRAINER_CHOICES
 from rlsens.suite import hyperparameters
 from rlsens.suite.loader import KeyPath, Source
 from rlsens.suite.model import Algorithm, Environment, derived_order
@@ -31,7 +32,7 @@ from rlsens.vocabulary import ALGORITHM_CLASSES
 
 ZOO_DIRS_VARIABLE = "RLSENS_ZOO_DIRS"
 ALGO_KEYS = ("class", "policy", "environments", "zoo", "hyperparameters", "per_env", "budget",
-             "search_space")
+             "search_space", "trainer")
 DISTRIBUTIONS = {
     "fixed": ("value",),
     "uniform": ("low", "high", "default"),
@@ -105,14 +106,25 @@ def parse_algorithm(label: str, value: Any, environments: Mapping[str, Environme
                              hint="a configuration must be the same on every environment; "
                                   "remove it from per_env or from search_space")
     default_point = _default_point(space, defaults, hyper, path, r)
+    trainer = trainer_choice(spec.get("trainer"), (*path, "trainer"), r)
     algorithm = Algorithm(
         label=label, algo_class=algo_class, environments=tuple(env_ids), budget=budget,
         hyperparameters=hyper, per_env=per_env, zoo=zoo_file, zoo_defaults=zoo_defaults,
         policy=policy, zoo_policies=zoo_policies, search_space=space,
-        default_point=default_point, source=r.source,
+        default_point=default_point, trainer=trainer, source=r.source,
     )
     _check_derived(algorithm, path, r)
     return algorithm
+
+
+def trainer_choice(value: Any, path: KeyPath, r: Reader) -> str | None:
+    """A ``trainer:`` key (top level or per algorithm); ``None`` where the suite leaves it out."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in TRAINER_CHOICES:
+        raise r.fail(path, f"unknown trainer {value!r}",
+                     hint=f"trainer is one of {', '.join(TRAINER_CHOICES)} (default sb3)")
+    return value
 
 
 def zoo_location(zoo_file: str, suite_path: Path, path: KeyPath, r: Reader) -> Path:

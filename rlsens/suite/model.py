@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from rlsens.errors import SuiteError
-from rlsens.spec import EvalProtocol, Resources
+from rlsens.spec import DEFAULT_TRAINER, EvalProtocol, Resources
 from rlsens.suite.design import Design
 from rlsens.suite.hyperparameters import as_integer_if_whole, check_value, value_hint
 from rlsens.suite.loader import Source
@@ -67,6 +67,7 @@ class Algorithm:
     zoo_policies: Mapping[str, str] = field(default_factory=dict)
     search_space: Mapping[str, Dimension] = field(default_factory=dict)
     default_point: Mapping[str, Any] = field(default_factory=dict)
+    trainer: str | None = None
     source: Source | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -153,6 +154,12 @@ class Suite:
     hash: str
     searched: Mapping[str, list[str]]
     description: str = ""
+    trainer: str | None = None
+
+    def trainer_for(self, label: str, override: str | None = None) -> str:
+        """Who trains algorithm ``label``'s runs: ``override`` (``--trainer``), else its own
+        ``trainer:``, else the suite's, else ``sb3``; may be ``auto`` (see ``build_plan``)."""
+        return override or self.algorithms[label].trainer or self.trainer or DEFAULT_TRAINER
 
 
 

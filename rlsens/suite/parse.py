@@ -16,7 +16,7 @@ from typing import Any
 
 from rlsens.errors import SuiteError
 from rlsens.spec import EvalProtocol, Resources, stable_hash
-from rlsens.suite.algorithms import parse_algorithm
+from rlsens.suite.algorithms import parse_algorithm, trainer_choice
 from rlsens.suite.design import DESIGN_TYPES, Design, sobol_n_problem
 from rlsens.suite.environments import EnvProblem, compatibility, package_hint, probe
 from rlsens.suite.limits import MAX_SEED, PlanLimits, raise_hint
@@ -27,7 +27,7 @@ from rlsens.suite.serialize import suite_dict
 from rlsens.suite.size import check_size
 
 TOP_KEYS = ("name", "description", "seed", "default_scale", "environments", "algorithms",
-            "design", "seeds", "evaluation", "resources", "scales", "limits")
+            "design", "seeds", "evaluation", "resources", "scales", "limits", "trainer")
 REQUIRED_TOP = ("environments", "algorithms", "design", "seeds")
 ENV_KEYS = ("budget", "env_kwargs")
 DESIGN_KEYS = ("type", "n", "levels", "include_default")
@@ -92,6 +92,7 @@ def _build(data: dict[str, Any], r: Reader, path: Path, scale: str | None,
     seeds = _seeds(data["seeds"], r, limits)
     evaluation = _evaluation(data.get("evaluation"), r, limits)
     resources = _resources(data.get("resources"), r)
+    trainer = trainer_choice(data.get("trainer"), ("trainer",), r)
     algos = r.mapping(data["algorithms"], ("algorithms",), "algorithms")
     if not algos:
         raise r.fail(("algorithms",), "no algorithms", hint="add at least one algorithm")
@@ -100,13 +101,13 @@ def _build(data: dict[str, Any], r: Reader, path: Path, scale: str | None,
     check_size(algorithms, design, seeds, evaluation, limits, r)
     _check_environments(environments, algorithms, r)
     resolved = suite_dict(name, description, seed, scale, environments, algorithms, design,
-                          seeds, evaluation, resources)
+                          seeds, evaluation, resources, trainer)
     return Suite(
         name=name, path=path, scale=scale, scales=scales, seed=seed, environments=environments,
         algorithms=algorithms, design=design, seeds=seeds, evaluation=evaluation,
         resources=resources, resolved=resolved, hash=stable_hash(resolved),
         searched={label: a.searched for label, a in algorithms.items()},
-        description=description,
+        description=description, trainer=trainer,
     )
 
 

@@ -17,9 +17,13 @@ from rlsens.suite.model import Algorithm, Environment, Seeds
 def suite_dict(name: str, description: str, seed: int, scale: str | None,
                environments: Mapping[str, Environment], algorithms: Mapping[str, Algorithm],
                design: Design, seeds: Seeds, evaluation: EvalProtocol,
-               resources: Resources) -> dict[str, Any]:
-    """The resolved suite as JSON-ready data (``Suite.resolved``)."""
-    return {
+               resources: Resources, trainer: str | None = None) -> dict[str, Any]:
+    """The resolved suite as JSON-ready data (``Suite.resolved``).
+
+    ``trainer`` keys appear only where the suite writes them, so that suites written before
+    the key existed keep their hash.
+    """
+    data: dict[str, Any] = {
         "name": name,
         "description": description,
         "seed": seed,
@@ -35,10 +39,13 @@ def suite_dict(name: str, description: str, seed: int, scale: str | None,
         "resources": {"cpus": resources.cpus, "gpus": resources.gpus,
                       "memory_mb": resources.memory_mb, "timeout_s": resources.timeout_s},
     }
+    if trainer is not None:
+        data["trainer"] = trainer
+    return data
 
 
 def algorithm_dict(algorithm: Algorithm) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "class": algorithm.algo_class,
         "policy": algorithm.policy,
         "environments": list(algorithm.environments),
@@ -51,3 +58,6 @@ def algorithm_dict(algorithm: Algorithm) -> dict[str, Any]:
         "search_space": {name: dim.to_dict() for name, dim in algorithm.search_space.items()},
         "default_point": dict(algorithm.default_point),
     }
+    if algorithm.trainer is not None:
+        data["trainer"] = algorithm.trainer
+    return data

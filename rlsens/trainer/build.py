@@ -18,17 +18,21 @@ import gymnasium as gym
 import numpy as np
 import torch
 from stable_baselines3.common import noise as sb3_noise
+from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.noise import ActionNoise
-from stable_baselines3.common.utils import LinearSchedule
+from stable_baselines3.common.utils import LinearSchedule, set_random_seed
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecNormalize
 
+from rlsens.spec import RunSpec
 from rlsens.vocabulary import (
     ACTIVATIONS,
     LINEAR_PREFIX,
     NOISE_TYPES,
     OPTIMIZERS,
     SCHEDULED,
+    algorithm_class,
     lookup,
     noise_problem,
 )
@@ -185,3 +189,33 @@ def make_train_env(
     if translation.normalize is not None:
         env = VecNormalize(env, **translation.normalize)
     return env
+
+
+def build_model(spec: RunSpec, device: str, *, replay_slots: int | None = None) -> BaseAlgorithm:
+    """The run's SB3 model on its seeded training env, built the one way both trainers build it.
+
+    Seeding, translation, the training env, the action noise and the constructor call come in
+    this order because together they fix the initial weights and the env's start states; the
+    sb3 trainer and every population member call this, so a member starts exactly where its
+    sb3 run would. ``replay_slots`` replaces the replay buffer's size (the population keeps
+    its members' transitions in one stacked buffer); the size consumes no randomness. The
+    model's env is its training env (closed here if the constructor fails); the logger has no
+    outputs, since SB3 otherwise creates a temp folder per model.
+    """
+    set_random_seed(spec.seed, using_cuda=device.startswith("cuda"))
+    translation = translate(spec.hyperparameters)
+    cls = algorithm_class(spec.algo_class)
+    env = make_train_env(spec.env_id, spec.env_kwargs, translation, spec.seed)
+    kwargs = dict(translation.model_kwargs)
+    noise = action_noise(translation.noise, env.action_space)
+    if noise is not None:
+        kwargs["action_noise"] = noise
+    if replay_slots is not None:
+        kwargs["buffer_size"] = replay_slots
+    try:
+        model = cls(spec.policy, env, seed=spec.seed, device=device, verbose=0, **kwargs)
+    except BaseException:
+        env.close()
+        raise
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model

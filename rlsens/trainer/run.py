@@ -12,19 +12,15 @@ import traceback
 from dataclasses import dataclass, field
 
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.logger import Logger
-from stable_baselines3.common.utils import set_random_seed
-from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from rlsens.provenance import library_versions
 from rlsens.record import Evaluation, RunResult
 from rlsens.spec import RunSpec
 from rlsens.timestamp import now_utc
-from rlsens.trainer.build import action_noise, make_train_env, translate
+from rlsens.trainer.build import build_model
 from rlsens.trainer.evaluation import Evaluator, evaluation_steps
 from rlsens.trainer.guards import Diverged, RunCallback, TimedOut, check_model
 from rlsens.trainer.placement import resolve_device, set_torch_threads
-from rlsens.vocabulary import algorithm_class
 
 
 @dataclass
@@ -43,27 +39,19 @@ class _Progress:
 
 def _run(spec: RunSpec, device: str, progress: _Progress, start: float) -> None:
     set_torch_threads(spec.resources.cpus)
-    set_random_seed(spec.seed, using_cuda=device.startswith("cuda"))
-    translation = translate(spec.hyperparameters)
-    cls = algorithm_class(spec.algo_class)
     schedule = evaluation_steps(spec.budget, spec.eval.every)
     timeout_s = spec.resources.timeout_s
     deadline = start + timeout_s if timeout_s is not None else None
 
-    env: VecEnv | None = None
-    evaluator: Evaluator | None = None
+    model: BaseAlgorithm | None = None
+    # The evaluator draws nothing from the global generators, so building it before the
+    # model (which seeds them) leaves the run's numbers as they were.
+    evaluator = Evaluator(spec.env_id, spec.env_kwargs, spec.eval, spec.seed)
     try:
-        env = make_train_env(spec.env_id, spec.env_kwargs, translation, spec.seed)
-        evaluator = Evaluator(spec.env_id, spec.env_kwargs, spec.eval, spec.seed)
-        kwargs = dict(translation.model_kwargs)
-        noise = action_noise(translation.noise, env.action_space)
-        if noise is not None:
-            kwargs["action_noise"] = noise
-        model = cls(spec.policy, env, seed=spec.seed, device=device, verbose=0, **kwargs)
-        # A logger without outputs: SB3 otherwise creates a temp folder per model.
-        model.set_logger(Logger(folder=None, output_formats=[]))
+        model = build_model(spec, device)
         progress.model = model
-        normalize_obs = env.normalize_obs if isinstance(env, VecNormalize) else None
+        vec_normalize = model.get_vec_normalize_env()
+        normalize_obs = vec_normalize.normalize_obs if vec_normalize is not None else None
 
         def evaluate(step: int) -> None:
             began = time.monotonic()
@@ -83,10 +71,9 @@ def _run(spec: RunSpec, device: str, progress: _Progress, start: float) -> None:
         callback.check_deadline()
         evaluate(schedule[-1])
     finally:
-        if env is not None:
-            env.close()
-        if evaluator is not None:
-            evaluator.close()
+        if model is not None:
+            model.get_env().close()  # type: ignore[union-attr]
+        evaluator.close()
 
 
 def train(spec: RunSpec, device: str | None = None) -> RunResult:

@@ -23,12 +23,10 @@ from typing import Any
 
 import gymnasium as gym
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
-from stable_baselines3.common.utils import set_random_seed
 
 from rlsens.spec import RunSpec
-from rlsens.trainer.build import action_noise, make_train_env, translate
+from rlsens.trainer.build import build_model, translate
 from rlsens.trainer.evaluation import EVAL_POOL, Evaluator
 from rlsens.vocabulary import algorithm_class
 
@@ -61,25 +59,17 @@ def evaluation_envs(spec: RunSpec) -> list[gym.Env]:
 
 
 def build_member(spec: RunSpec, device: str, eval_envs: Sequence[gym.Env] | None = None) -> Member:
-    """The run's SB3 model and evaluator, constructed in the sb3 trainer's order."""
-    set_random_seed(spec.seed, using_cuda=device.startswith("cuda"))
-    translation = translate(spec.hyperparameters)
+    """The run's SB3 model (``build_model``, the sb3 trainer's builder) and its evaluator."""
     cls = algorithm_class(spec.algo_class)
-    env = make_train_env(spec.env_id, spec.env_kwargs, translation, spec.seed)
-    evaluator = Evaluator(spec.env_id, spec.env_kwargs, spec.eval, spec.seed, eval_envs)
-    kwargs = dict(translation.model_kwargs)
-    noise = action_noise(translation.noise, env.action_space)
-    if noise is not None:
-        kwargs["action_noise"] = noise
-    buffer_size = 0
+    buffer_size, replay_slots = 0, None
     if issubclass(cls, OffPolicyAlgorithm):
+        kwargs = translate(spec.hyperparameters).model_kwargs
         buffer_size = int(kwargs.get("buffer_size", constructor_default(cls, "buffer_size")))
-        kwargs["buffer_size"] = 1
+        replay_slots = 1
+    evaluator = Evaluator(spec.env_id, spec.env_kwargs, spec.eval, spec.seed, eval_envs)
     try:
-        model = cls(spec.policy, env, seed=spec.seed, device=device, verbose=0, **kwargs)
+        model = build_model(spec, device, replay_slots=replay_slots)
     except BaseException:
-        env.close()
         evaluator.close()
         raise
-    model.set_logger(Logger(folder=None, output_formats=[]))
     return Member(spec, model, evaluator, buffer_size)
