@@ -111,36 +111,63 @@ def _print_run(m: Measured) -> None:
           f"{final}, {m.steps_per_s:.0f} steps/s, {m.cpu_s:.0f} CPU-s  [{curve}]", flush=True)
 
 
+@dataclass(frozen=True)
+class Cell:
+    """The default configuration of one algorithm on one environment, over the seeds run."""
+
+    algorithm: str
+    env_id: str
+    runs: list[Measured]
+    target: tuple[float, float] | None
+
+    @property
+    def scores(self) -> list[float]:
+        return [m.score_final for m in self.runs
+                if m.status == "ok" and m.score_final is not None]
+
+    @property
+    def mean(self) -> float | None:
+        return statistics.fmean(self.scores) if self.scores else None
+
+    @property
+    def best(self) -> float | None:
+        """Mean over seeds of the best evaluation: whether the default learned at all before
+        the budget ended, which a final score below target cannot tell from an unstable agent."""
+        curves = [m.curve for m in self.runs if m.curve]
+        return statistics.fmean(max(v for _, v in c) for c in curves) if curves else None
+
+    @property
+    def verdict(self) -> str:
+        if len(self.scores) < len(self.runs) or self.mean is None:
+            return "FAIL"
+        return verdict(self.mean, self.target) if self.target is not None else "no target"
+
+
+def cells(measured: list[Measured]) -> list[Cell]:
+    """Runs grouped by algorithm and environment, in the order they were measured."""
+    groups: dict[tuple[str, str], list[Measured]] = {}
+    for m in measured:
+        groups.setdefault((m.spec.algorithm, m.spec.env_id), []).append(m)
+    return [Cell(algorithm, env_id, sorted(runs, key=lambda m: m.spec.seed), TARGETS.get(env_id))
+            for (algorithm, env_id), runs in groups.items()]
+
+
 def _summary(measured: list[Measured]) -> bool:
     header = (f"{'algorithm':<9} {'environment':<20} {'per-seed final':<22} {'mean':>8} "
               f"{'target':>16} {'best eval':>10} {'steps/s':>8} {'CPU-s/run':>10}  verdict")
     print("\n" + header + "\n" + "-" * len(header))
-    passed = True
-    groups: dict[tuple[str, str], list[Measured]] = {}
-    for m in measured:
-        groups.setdefault((m.spec.algorithm, m.spec.env_id), []).append(m)
-    for (algorithm, env_id), runs in groups.items():
-        runs.sort(key=lambda m: m.spec.seed)
-        scores = [m.score_final for m in runs if m.status == "ok" and m.score_final is not None]
-        target = TARGETS[env_id]
-        if len(scores) < len(runs):
-            print(f"{algorithm:<9} {env_id:<20} "
-                  + ", ".join(f"seed {m.spec.seed}: {m.status}" for m in runs) + "  FAIL")
-            passed = False
+    for cell in cells(measured):
+        if cell.mean is None or len(cell.scores) < len(cell.runs):
+            print(f"{cell.algorithm:<9} {cell.env_id:<20} "
+                  + ", ".join(f"seed {m.spec.seed}: {m.status}" for m in cell.runs) + "  FAIL")
             continue
-        mean = statistics.fmean(scores)
-        result = verdict(mean, target)
-        passed &= result == "PASS"
-        per_seed = ", ".join(f"{s:.1f}" for s in scores)
-        sps = statistics.fmean(m.steps_per_s for m in runs)
-        cpu = statistics.fmean(m.cpu_s for m in runs)
-        # The best evaluation shows whether the default learned at all before the budget ended,
-        # which a final score below target cannot tell apart from an unstable agent.
-        best = statistics.fmean(max(value for _, value in m.curve) for m in runs)
-        band = f"[{target[0]:g}, {target[1]:g}]"
-        print(f"{algorithm:<9} {env_id:<20} {per_seed:<22} {mean:>8.1f} {band:>16} "
-              f"{best:>10.1f} {sps:>8.0f} {cpu:>10.0f}  {result}")
-    return passed
+        per_seed = ", ".join(f"{s:.1f}" for s in cell.scores)
+        sps = statistics.fmean(m.steps_per_s for m in cell.runs)
+        cpu = statistics.fmean(m.cpu_s for m in cell.runs)
+        band = f"[{cell.target[0]:g}, {cell.target[1]:g}]" if cell.target else "-"
+        print(f"{cell.algorithm:<9} {cell.env_id:<20} {per_seed:<22} {cell.mean:>8.1f} "
+              f"{band:>16} {cell.best:>10.1f} {sps:>8.0f} {cpu:>10.0f}  {cell.verdict}")
+    return all(cell.verdict in {"PASS", "no target"} for cell in cells(measured))
 
 
 def main() -> int:
@@ -163,6 +190,12 @@ def main() -> int:
         # A longer probe shows when the default reaches its target; its run ids are not the
         # study's, and the projection below still uses the suite's budgets.
         specs = [replace(spec, budget=args.budget) for spec in specs]
+    if not specs:
+        print(f"error: no default-configuration runs of {plan.suite.name} match --algorithm "
+              f"{args.algorithm} --env {args.env}; the plan has algorithms "
+              f"{sorted(plan.suite.algorithms)} on {sorted(plan.suite.environments)}",
+              file=sys.stderr)
+        return 2
     print(f"{len(specs)} default-configuration runs of {plan.suite.name} (scale {args.scale}), "
           f"{args.jobs} at a time\n", flush=True)
     started = time.monotonic()

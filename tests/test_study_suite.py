@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,29 @@ def test_budget_benchmark_verdict_and_projection(plans, budgets):
     plan = plans["quick"]
     estimated = sum(estimate_cpu_seconds(r) for r in plan.runs)
     assert budgets.projected_minutes(plan, 0.5, 2, 2.5) == pytest.approx(estimated * 0.5 / 5 / 60)
+
+
+def _measured(budgets, spec, curve, status="ok"):
+    final = sum(v for _, v in curve[-spec.eval.final:]) / spec.eval.final if curve else None
+    return budgets.Measured(spec=spec, status=status, score_final=final, curve=curve,
+                            steps=spec.budget, train_time_s=10.0, cpu_s=12.0)
+
+
+def test_budget_benchmark_cells(plans, budgets):
+    specs = budgets.default_runs(plans["quick"], seeds=2)
+    pendulum = [s for s in specs if s.algorithm == "ddpg" and s.env_id == "Pendulum-v1"]
+    inverted = [s for s in specs if s.algorithm == "ddpg" and s.env_id == "InvertedPendulum-v5"]
+    learned = [_measured(budgets, s, [(10000, -1200.0), (15000, -150.0), (20000, -140.0)])
+               for s in pendulum]
+    # Learned, then collapsed: the final score fails the target, the best evaluation shows it
+    # had learned.
+    collapsed = [_measured(budgets, inverted[0], [(25000, 1000.0), (30000, 40.0)]),
+                 _measured(budgets, inverted[1], [(25000, 1000.0), (30000, 1000.0)])]
+    (p_cell, i_cell) = budgets.cells(learned + collapsed)
+    assert (p_cell.env_id, p_cell.mean, p_cell.verdict) == ("Pendulum-v1", -145.0, "PASS")
+    assert (i_cell.mean, i_cell.best, i_cell.verdict) == (760.0, 1000.0, "FAIL")
+    failed = [learned[0], _measured(budgets, pendulum[1], [], status="failed")]
+    assert budgets.cells(failed)[0].verdict == "FAIL"
+    other = _measured(budgets, replace(pendulum[0], env_id="InvertedDoublePendulum-v5"),
+                      [(5000, 300.0)])
+    assert budgets.cells([other])[0].verdict == "no target"
