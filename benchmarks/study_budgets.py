@@ -20,6 +20,10 @@ The machine is shared, so run it niced; the CPU time it prints is the portable n
 quick scale with 2 seeds it costs about 15 CPU-minutes (12 runs):
 
     nice -n 19 .venv/bin/python benchmarks/study_budgets.py [--scale quick] [--seeds 2] [--jobs 2]
+        [--algorithm ddpg] [--env InvertedPendulum-v5] [--budget 30000] [--json runs.json]
+
+``--algorithm``/``--env`` restrict the runs; ``--budget`` probes a longer budget than the
+suite's (the curve shows when the default first reaches its target). Figures: docs/study.md.
 """
 
 from __future__ import annotations
