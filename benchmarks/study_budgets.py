@@ -6,7 +6,7 @@ default configuration's runs of every algorithm on every environment from the su
 (so the specs are exactly those the study runs), trains the first ``--seeds`` seeds with
 today's SB3 trainer (``rlsens.trainer.run.train``), and prints each run's curve, final score,
 training steps/s and CPU time, then per algorithm and environment the mean final score against
-the target band and a verdict. It ends with the quick scale's projected wall time: the plan's
+the target band and a verdict. It ends with the study scale's projected wall time: the plan's
 cost estimate rescaled by the measured/estimated CPU-time ratio of these runs, divided over
 the cores and by the assumed population-trainer speed-up.
 
@@ -17,9 +17,9 @@ maximum 1000 (the pole balanced for (nearly) the whole episode), which is the le
 published DDPG/TD3/SAC result reaches on it.
 
 The machine is shared, so run it niced; the CPU time it prints is the portable number. At the
-quick scale with 2 seeds it costs about 15 CPU-minutes (12 runs):
+study scale with 2 seeds it costs about 15 CPU-minutes (12 runs):
 
-    nice -n 19 .venv/bin/python benchmarks/study_budgets.py [--scale quick] [--seeds 2] [--jobs 2]
+    nice -n 19 .venv/bin/python benchmarks/study_budgets.py [--scale study] [--seeds 2] [--jobs 2]
         [--algorithm ddpg] [--env InvertedPendulum-v5] [--budget 30000] [--json runs.json]
 
 ``--algorithm``/``--env`` restrict the runs; ``--budget`` probes a longer budget than the
@@ -177,7 +177,7 @@ def _summary(measured: list[Measured]) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", type=Path, default=SUITE)
-    parser.add_argument("--scale", default="quick")
+    parser.add_argument("--scale", default="study")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--algorithm", action="append", help="only this algorithm (repeatable)")
@@ -186,7 +186,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
     args = parser.parse_args()
 
-    plan = build_plan(load_suite(args.suite, scale=args.scale))
+    # the budgets are checked with the SB3 trainer the zoo published its figures with
+    plan = build_plan(load_suite(args.suite, scale=args.scale), trainer="sb3")
     specs = [spec for spec in default_runs(plan, args.seeds)
              if (args.algorithm is None or spec.algorithm in args.algorithm)
              and (args.env is None or spec.env_id in args.env)]

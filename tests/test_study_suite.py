@@ -17,12 +17,12 @@ from rlsens.suite import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 SUITE = ROOT / "suites" / "ddpg-td3-sac.yaml"
-SCALES = ("quick", "paper")
+SCALES = ("study", "paper")
 ALGORITHMS = {"ddpg": "DDPG", "td3": "TD3", "sac": "SAC"}
 SHARED = {"learning_rate", "tau", "one_minus_gamma", "gamma", "log2_batch_size", "batch_size",
           "net_arch", "train_freq", "gradient_steps"}
 NOISE = {"noise_type", "noise_std"}
-POPULATION_SPEEDUP = 2.5  # the speed-up the quick scale is sized for (see the suite header)
+POPULATION_SPEEDUP = 2.5  # the speed-up the study scale is sized for (see the suite header)
 MEASURED_CPU_RATIO = 0.60  # measured / estimated CPU time of the defaults' runs (docs/study.md)
 
 
@@ -42,11 +42,11 @@ def budgets():
 
 @pytest.fixture(scope="module")
 def plans():
-    return {scale: build_plan(load_suite(SUITE, scale=scale)) for scale in SCALES}
+    return {scale: build_plan(load_suite(SUITE, scale=scale), trainer="sb3") for scale in SCALES}
 
 
-def test_default_scale_is_quick():
-    assert load_suite(SUITE).scale == "quick"
+def test_default_scale_is_study():
+    assert load_suite(SUITE).scale == "study"
 
 
 @pytest.mark.parametrize("scale", SCALES)
@@ -95,7 +95,7 @@ def test_shared_budgets_seeds_and_evaluation(plans, scale):
     assert len({spec.eval for spec in plan.runs}) == 1
 
 
-@pytest.mark.parametrize(("scale", "tune", "report"), [("quick", 2, 3), ("paper", 5, 10)])
+@pytest.mark.parametrize(("scale", "tune", "report"), [("study", 2, 3), ("paper", 5, 10)])
 def test_seed_roles_are_declared(plans, scale, tune, report):
     plan = plans[scale]
     roles = {(r.seed, r.seed_role) for r in plan.runs}
@@ -112,8 +112,8 @@ def test_seed_roles_are_declared(plans, scale, tune, report):
 
 
 def test_defaults_are_the_zoo_pendulum_entries(plans):
-    runs = {(r.algorithm, r.env_id): r for r in plans["quick"].runs
-            if r.config_id == plans["quick"].default_config_ids[r.algorithm]}
+    runs = {(r.algorithm, r.env_id): r for r in plans["study"].runs
+            if r.config_id == plans["study"].default_config_ids[r.algorithm]}
     for label in ("ddpg", "td3"):
         hp = runs[(label, "Pendulum-v1")].hyperparameters
         assert (hp["learning_rate"], hp["gamma"], hp["buffer_size"], hp["learning_starts"],
@@ -136,16 +136,16 @@ def test_paper_restores_the_zoo_networks_and_ranges(plans):
     assert all(len(configs) >= 64 for configs in paper.configs.values())
 
 
-def test_quick_scale_fits_about_an_hour_with_the_population_trainer(plans):
+def test_study_scale_fits_about_an_hour_with_the_population_trainer(plans):
     # The cost model is SB3's; benchmarks/study_budgets.py measured the defaults' runs at
-    # MEASURED_CPU_RATIO of its estimate (docs/study.md). A quick scale grown past about an
+    # MEASURED_CPU_RATIO of its estimate (docs/study.md). A study scale grown past about an
     # hour on 2 cores, with the assumed population speed-up, fails here.
-    seconds = sum(estimate_cpu_seconds(r) for r in plans["quick"].runs) * MEASURED_CPU_RATIO
+    seconds = sum(estimate_cpu_seconds(r) for r in plans["study"].runs) * MEASURED_CPU_RATIO
     assert seconds / 2 / POPULATION_SPEEDUP / 60 <= 75
 
 
 def test_budget_benchmark_takes_the_default_runs(plans, budgets):
-    plan = plans["quick"]
+    plan = plans["study"]
     specs = budgets.default_runs(plan, seeds=2)
     assert len(specs) == len(ALGORITHMS) * len(plan.suite.environments) * 2
     assert {s.seed for s in specs} == {0, 1}
@@ -158,7 +158,7 @@ def test_budget_benchmark_verdict_and_projection(plans, budgets):
     assert budgets.verdict(-200.0, (-200.0, -110.0)) == "PASS"
     assert budgets.verdict(-250.0, (-200.0, -110.0)) == "FAIL"
     assert budgets.verdict(-100.0, (-200.0, -110.0)) == "FAIL"
-    plan = plans["quick"]
+    plan = plans["study"]
     estimated = sum(estimate_cpu_seconds(r) for r in plan.runs)
     assert budgets.projected_minutes(plan, 0.5, 2, 2.5) == pytest.approx(estimated * 0.5 / 5 / 60)
 
@@ -170,7 +170,7 @@ def _measured(budgets, spec, curve, status="ok"):
 
 
 def test_budget_benchmark_cells(plans, budgets):
-    specs = budgets.default_runs(plans["quick"], seeds=2)
+    specs = budgets.default_runs(plans["study"], seeds=2)
     pendulum = [s for s in specs if s.algorithm == "ddpg" and s.env_id == "Pendulum-v1"]
     inverted = [s for s in specs if s.algorithm == "ddpg" and s.env_id == "InvertedPendulum-v5"]
     learned = [_measured(budgets, s, [(10000, -1200.0), (15000, -150.0), (20000, -140.0)])
