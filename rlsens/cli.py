@@ -210,14 +210,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from rlsens.tables import spreadsheet_safe
+    from rlsens.tables import parquet_safe, spreadsheet_safe
 
     store = ResultStore(resolve_results(args.results))
     tables = store.load(planned_only=not args.all)
     out = writable_out(Path(args.out) if args.out else store.root / "tables", "export folder")
     for name, frame in (("runs", tables.runs), ("curves", tables.curves)):
         if "parquet" in args.format:
-            frame.to_parquet(out / f"{name}.parquet", index=False)
+            parquet_safe(frame).to_parquet(out / f"{name}.parquet", index=False)
         if "csv" in args.format:
             spreadsheet_safe(frame).to_csv(out / f"{name}.csv", index=False)
     print(f"wrote {len(tables.runs)} runs and {len(tables.curves)} evaluations to {out}/")

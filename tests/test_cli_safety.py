@@ -161,6 +161,27 @@ def test_exported_csv_cannot_run_formulas(tmp_path: Path) -> None:
     assert pd.api.types.is_float_dtype(runs["score_auc"]) and (runs["score_auc"] < 0).any()
 
 
+def test_export_writes_a_categorical_that_mixes_text_and_numbers(tmp_path: Path) -> None:
+    """A categorical such as learning_rate: [0.0007, lin_0.0007] gives a column of floats
+    and strings, which pyarrow refuses; Parquet gets it as text, numbers elsewhere stay."""
+    store_root = tmp_path / "a"
+    _store_with(store_root, "alpha", -50.0)
+    store = ResultStore(store_root)
+    rid = sorted(store.stored_ids())[0]
+    data = json.loads(store.record_path(rid).read_text())
+    spec = data["spec"]
+    name = next(iter(spec["point"]))
+    mixed = {**spec, "point": {**spec["point"], name: "lin_0.0007"},
+             "hyperparameters": {**spec["hyperparameters"], name: "lin_0.0007"}}
+    store.write(RunResult.from_dict({**data, "spec": mixed}))
+    assert main(["export", str(store_root), "--out", str(tmp_path / "t"), "--all"]) == 0
+    runs = pd.read_parquet(tmp_path / "t" / "runs.parquet")
+    column = runs[f"hp.{name}"]
+    assert "lin_0.0007" in set(column) and all(isinstance(v, str) for v in column)
+    assert pd.api.types.is_float_dtype(runs["score_auc"])
+    assert len(runs) == len(pd.read_csv(tmp_path / "t" / "runs.csv"))
+
+
 # -- a different suite, a corrupt manifest: refused with a way out that works ---------------
 def test_another_suite_is_refused_before_anything_is_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -103,6 +104,47 @@ def test_bad_record_is_refused_with_its_path(tmp_path: Path, content) -> None:
     path.write_text(content)
     with pytest.raises(StoreError, match=str(path)):
         store.load()
+
+
+def _set(path: tuple, value):
+    def mutate(data: dict) -> dict:
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        return data
+    return mutate
+
+
+@pytest.mark.parametrize(("path", "value", "named"), [
+    (("spec", "hyperparameters"), [1], "spec.hyperparameters"),
+    (("spec", "hyperparameters"), "x", "spec.hyperparameters"),
+    (("spec", "env_kwargs"), [1], "spec.env_kwargs"),
+    (("spec", "point"), [1], "spec.point"),
+    (("spec", "suite"), [1], "spec.suite"),
+    (("spec", "config_id"), [1], "spec.config_id"),
+    (("spec", "seed"), "0", "spec.seed"),
+    (("spec", "eval", "every"), None, "spec.eval.every"),
+    (("spec", "resources", "cpus"), "one", "spec.resources.cpus"),
+    (("diverged_step",), {}, "diverged_step"),
+    (("error",), [1], "error"),
+    (("versions",), "2.0", "versions"),
+    (("curve", 0, "lengths"), [200.5], "curve[0].lengths"),
+    (("spec", "hyperparameters", "learning_rate"), float("nan"), "cannot be hashed"),
+])
+def test_record_field_of_the_wrong_type_is_refused_by_name(
+    tmp_path: Path, path: tuple, value, named: str
+) -> None:
+    """Every field of a record and its spec has its declared type: a hand-edited one is a
+    StoreError naming the file and the field, never a TypeError or pyarrow error later."""
+    store, ids = _planned_store(tmp_path, range(2))
+    record = store.record_path(ids[0])
+    record.write_text(json.dumps(_set(path, value)(json.loads(record.read_text()))))
+    with pytest.raises(StoreError) as error:
+        store.load()
+    assert str(record) in str(error.value) and named in str(error.value)
+    with pytest.raises(StoreError, match=re.escape(named)):
+        store_status(store)
 
 
 def test_record_found_twice_is_counted_once_and_reported(tmp_path: Path) -> None:
