@@ -190,3 +190,13 @@ def test_plan_limits_are_raised_by_the_suite_and_leave_the_hash(tmp_path: Path) 
 def test_unknown_limit(refused) -> None:
     err = refused(BASE + "limits: {max_memory: 3}\n")
     assert err.key == "limits.max_memory" and "max_runs" in err.hint
+
+
+def test_raised_seed_limit_is_still_bounded_by_the_run_limit(refused) -> None:
+    """Raising max_seeds alone must not make rlsens build a billion seeds before max_runs
+    refuses the plan: the count is checked against max_runs before any seed is generated
+    (a million here, so that the check failing costs megabytes, not all memory)."""
+    text = replace("seeds: 2", "seeds: 1e6") + "limits: {max_seeds: 1000000000000}\n"
+    err = refused(text)
+    assert err.key == "seeds" and str(PlanLimits().max_runs) in err.message
+    assert "limits: {max_runs" in err.hint
