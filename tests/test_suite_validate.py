@@ -345,6 +345,17 @@ def test_values_sb3_takes_together_still_load(tmp_path) -> None:
     assert load_suite(path).name == "combos"
 
 
+def test_memory_optimised_buffer_needs_timeouts_off(tmp_path) -> None:
+    text = replace("batch_size: 64}", "batch_size: 64, optimize_memory_usage: true}")
+    err = refused(tmp_path, text)
+    assert err.key == "algorithms.sac.hyperparameters"
+    assert "handle_timeout_termination: false" in err.message
+    path = tmp_path / "ok.yaml"
+    path.write_text(replace("batch_size: 64}", "batch_size: 64, optimize_memory_usage: true, "
+                            "replay_buffer_kwargs: {handle_timeout_termination: false}}"))
+    assert load_suite(path).name == "checks"
+
+
 def test_episodic_train_freq_needs_one_environment(tmp_path) -> None:
     text = replace("hyperparameters: {learning_starts: 100, batch_size: 64}",
                    "hyperparameters: {learning_starts: 100, n_envs: 2, train_freq: [1, episode]}")

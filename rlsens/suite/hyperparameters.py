@@ -223,6 +223,12 @@ def combination_problem(algo_class: str, config: dict[str, Any]) -> tuple[str, s
         if value("n_steps") * n_envs <= 1:
             return "n_steps", (f"PPO with normalize_advantage (on by default) needs "
                                f"n_steps x n_envs > 1, got {value('n_steps')} x {n_envs}")
+    buffer_kwargs = config.get("replay_buffer_kwargs") or {}
+    if config.get("optimize_memory_usage") and buffer_kwargs.get(
+            "handle_timeout_termination", True):
+        return "optimize_memory_usage", (
+            "optimize_memory_usage: true needs replay_buffer_kwargs: "
+            "{handle_timeout_termination: false} (SB3's replay buffer supports only one)")
     train_freq = config.get("train_freq")
     if isinstance(train_freq, list) and train_freq[1] == "episode" and n_envs > 1:
         return "train_freq", (f"train_freq {train_freq} counts episodes, which SB3 allows "
