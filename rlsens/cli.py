@@ -94,9 +94,16 @@ def print_notes(tables: StoreTables, include_flag: str | None) -> None:
     """What a reader must know about the records behind an output: duplicates, left-outs."""
     for warning in tables.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if tables.unused and include_flag:
-        print(f"note: {tables.unused} stored runs are not in the current plan and were left "
-              f"out; add {include_flag} to include them.", file=sys.stderr)
+    left_out = left_out_note(tables, include_flag)
+    if left_out:
+        print(f"note: {left_out}", file=sys.stderr)
+
+
+def left_out_note(tables: StoreTables, include_flag: str | None) -> str | None:
+    if not tables.unused or not include_flag:
+        return None
+    return (f"{tables.unused} stored runs are not in the current plan and were left out; "
+            f"add {include_flag} to include them.")
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -247,13 +254,17 @@ def _report_options(args: argparse.Namespace) -> ReportOptions:
         raise UsageError(f"--{flag}: {exc}") from exc
 
 
-def _build(tables: StoreTables, out: Path, options: ReportOptions) -> Path:
-    """Build a report; options the data cannot honour become a usage error, not a traceback."""
+def _build(tables: StoreTables, out: Path, options: ReportOptions, include_flag: str | None,
+           ) -> Path:
+    """Build a report; options the data cannot honour become a usage error, not a traceback.
+    The page carries the same notes as the command line (duplicates, left-out runs)."""
     from rlsens.report import build_report
 
+    left_out = left_out_note(tables, include_flag)
+    notes = [*tables.warnings, *([left_out] if left_out else [])]
     try:
         return build_report(tables.runs, tables.curves, tables.manifest,
-                            writable_out(out, "report folder"), options=options)
+                            writable_out(out, "report folder"), options=options, notes=notes)
     except ValueError as exc:
         raise UsageError(f"cannot build the report with these options: {exc}") from exc
 
@@ -262,9 +273,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     options = _report_options(args)
     store = ResultStore(resolve_results(args.results))
     tables = store.load(planned_only=not args.all)
-    index = _build(tables, Path(args.out) if args.out else store.root / "report", options)
+    include_flag = None if args.all else "--all"
+    index = _build(tables, Path(args.out) if args.out else store.root / "report", options,
+                   include_flag)
     print(f"report: {index}")
-    print_notes(tables, None if args.all else "--all")
+    print_notes(tables, include_flag)
     return EXIT_OK
 
 
@@ -272,9 +285,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     options = _report_options(args)
     tables = merge_tables([ResultStore(resolve_results(r)).load(planned_only=not args.all)
                            for r in args.results])
-    index = _build(tables, Path(args.out), options)
+    include_flag = None if args.all else "--all"
+    index = _build(tables, Path(args.out), options, include_flag)
     print(f"comparison report: {index}")
-    print_notes(tables, None if args.all else "--all")
+    print_notes(tables, include_flag)
     return EXIT_OK
 
 

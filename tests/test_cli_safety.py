@@ -145,6 +145,13 @@ def test_duplicates_and_left_out_runs_are_reported(
 
     assert main(["report", str(store_root), "--out", str(tmp_path / "r"), "--reps", "100"]) == 0
     assert "--all" in capsys.readouterr().err
+    # The page says it too: a report read later must not hide what the command printed.
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "1 stored runs are not in the current plan" in page and "stored 2 times" in page
+    assert main(["report", str(store_root), "--out", str(tmp_path / "r2"), "--reps", "100",
+                 "--all"]) == 0
+    page = (tmp_path / "r2" / "index.html").read_text()
+    assert "not in the current plan" not in page and "stored 2 times" in page
 
 
 def test_exported_csv_cannot_run_formulas(tmp_path: Path) -> None:
