@@ -119,7 +119,7 @@ def run_plan(
 
     # Before the store is touched: a bad option must not rewrite the manifest.
     check_request(plan.runs, backend=backend, max_concurrent=max_concurrent,
-                  max_retries=max_retries)
+                  max_retries=max_retries, address=address)
     with store.lock():
         previous = claim_store(plan, store)
         planned_ids = [spec.run_id for spec in plan.runs]

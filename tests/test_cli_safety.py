@@ -59,6 +59,24 @@ def test_run_options_are_checked_before_the_store(
     assert not results.exists()
 
 
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_malformed_ray_address_is_refused_before_the_store(
+    tmp_path: Path, how: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A bad --address (or RAY_ADDRESS) used to be found only after the manifest was
+    written; like every other option it is now checked before the store is touched."""
+    results = tmp_path / "results"
+    address = ["--address", "garbage:99999"] if how == "option" else []
+    if how == "environment":
+        monkeypatch.setenv("RAY_ADDRESS", "http://head:6379")
+    command = ["run", str(SMOKE), "--scale", "tiny", "--no-progress", "--results", str(results)]
+    assert main([*command, *address]) == 2
+    err = capsys.readouterr().err
+    assert "is not one rlsens can use" in err and "Traceback" not in err
+    assert not results.exists()
+
+
 def test_report_reps_are_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _store_with(tmp_path / "a", "alpha", 0.0)
     assert main(["report", str(tmp_path / "a"), "--reps", "1000000000"]) == 2

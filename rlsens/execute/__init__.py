@@ -54,7 +54,8 @@ def execute(
     summary has ``interrupted=True`` and the unfinished run ids in ``not_run``. If ``sink``
     raises, running runs are cancelled and the exception propagates.
     """
-    check_request(specs, backend=backend, max_concurrent=max_concurrent, max_retries=max_retries)
+    check_request(specs, backend=backend, max_concurrent=max_concurrent, max_retries=max_retries,
+                  address=address)
     specs = unique_specs(specs)
     out = stream if stream is not None else sys.stderr
     started = time.monotonic()
