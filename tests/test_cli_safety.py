@@ -85,6 +85,16 @@ def test_report_reps_are_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert not (tmp_path / "a" / "report").exists()
 
 
+def test_report_seed_is_checked_before_the_report_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _store_with(tmp_path / "a", "alpha", 0.0)
+    assert main(["report", str(tmp_path / "a"), "--seed", "-1", "--reps", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --seed:") and ">= 0" in err
+    assert not (tmp_path / "a" / "report").exists()
+
+
 # -- paths that are files, stores that are read-only ----------------------------------------
 def test_results_and_out_naming_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _store_with(tmp_path / "a", "alpha", 0.0)

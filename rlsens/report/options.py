@@ -58,6 +58,9 @@ class ReportOptions:
                     f"{name} must be an integer from 1 to {MAX_REPS:,} (bootstrap replicates "
                     f"are held in memory; {ReportOptions.reps:,} is the default), got {value!r}"
                 )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            # NumPy refuses a negative seed, but only once the report is half written
+            raise ValueError(f"seed must be an integer >= 0 (a NumPy seed), got {self.seed!r}")
 
     def resolved_normalization(self, n_envs: int) -> str:
         if self.normalization is not None:
