@@ -231,6 +231,23 @@ def test_another_suite_is_refused_before_anything_is_written(
     assert not (results / "runs").exists()
 
 
+def test_another_suite_is_refused_when_the_manifest_was_moved_aside(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The way out of a corrupt manifest moves it aside; the folder still holds runs of one
+    suite, named in every record, so another suite is refused as it would be with it."""
+    results = tmp_path / "results"
+    _store_with(results, "alpha", 0.0)
+    (results / "manifest.json").rename(results / "manifest.json.broken")
+    before = _tree(results)
+    assert main(["run", str(SMOKE), *TINY, "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "'alpha'" in err and "'smoke'" in err and "--results" in err
+    after = _tree(results)
+    after.pop(".lock")  # the write lock is taken before the folder's suite is read
+    assert after == before
+
+
 @pytest.mark.slow
 def test_corrupt_manifest_way_out_works_end_to_end(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
