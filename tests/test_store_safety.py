@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 from pathlib import Path
 
 import pandas as pd
@@ -265,3 +266,37 @@ def test_report_csv_tables_are_spreadsheet_safe(tmp_path: Path) -> None:
     csv = pd.read_csv(table.write(tmp_path)[0])
     assert csv["algorithm"].tolist() == ["'=evil", "ok"]
     assert csv["iqm"].tolist() == [-0.5, 0.25]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_record_or_manifest_that_is_not_a_regular_file_is_refused_at_once(
+    tmp_path: Path, kind: str
+) -> None:
+    """A FIFO would block the reader forever and a device such as /dev/zero fill its memory
+    (/dev/null stands for it here, safely): both are refused at once, naming the file. An
+    alarm turns a blocking read into a failure instead of a hung test."""
+    store, ids = _planned_store(tmp_path / "a", range(2))
+
+    def plant(path: Path) -> None:
+        path.unlink()
+        if kind == "fifo":
+            os.mkfifo(path)
+        else:
+            path.symlink_to("/dev/null")
+
+    def hung(signum, frame):
+        raise TimeoutError("reading the store blocked")
+
+    plant(store.record_path(ids[0]))
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)
+    try:
+        with pytest.raises(StoreError, match="not a regular file") as error:
+            store.load()
+        assert str(store.record_path(ids[0])) in str(error.value)
+        plant(store.manifest_path)
+        with pytest.raises(StoreError, match="not a regular file"):
+            store.read_manifest()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

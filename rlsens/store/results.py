@@ -34,7 +34,12 @@ import pandas as pd
 
 from rlsens.errors import StoreError
 from rlsens.record import RunResult
-from rlsens.store.files import atomic_write_text, fallback_root, probe_writable
+from rlsens.store.files import (
+    atomic_write_text,
+    fallback_root,
+    probe_writable,
+    read_store_text,
+)
 from rlsens.store.manifest import Manifest, ManifestFormatError, merge_manifests
 from rlsens.tables import build_tables
 
@@ -231,7 +236,7 @@ class ResultStore:
         fix = ("Move it out of the store (its run is redone on the next `rlsens run`) or "
                "restore it from a backup.")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_store_text(path))
             if not isinstance(data, dict):
                 raise ValueError(f"the file holds a JSON {type(data).__name__}, not a record")
             result = RunResult.from_dict(data)
@@ -275,9 +280,10 @@ class ResultStore:
         if not path.exists():
             return None
         try:
-            return Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            return Manifest.from_dict(json.loads(read_store_text(path)))
         except (OSError, ValueError) as exc:
-            problem = exc if isinstance(exc, ManifestFormatError) else f"not valid JSON: {exc}"
+            problem = (exc if isinstance(exc, (ManifestFormatError, OSError))
+                       else f"not valid JSON: {exc}")
             raise StoreError(
                 f"{path}: unreadable manifest ({problem}). The stored runs are intact: move "
                 f"the manifest aside (mv {path} {path}.broken) and run the suite again with "
@@ -301,7 +307,7 @@ class ResultStore:
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         suite_hash = (manifest.suite.hash if manifest else None) or "unknown"
         target = self.root / MANIFESTS_DIR / f"{stamp}-{suite_hash}.json"
-        atomic_write_text(target, self.manifest_path.read_text(encoding="utf-8"))
+        atomic_write_text(target, read_store_text(self.manifest_path))
         return target
 
     def planned_ids(self) -> list[str] | None:
