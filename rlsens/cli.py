@@ -111,12 +111,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from rlsens.plan import build_plan
     from rlsens.suite import load_suite
 
-    suite = load_suite(resolve_suite(args.suite), scale=args.scale)
-    plan = build_plan(suite)
-    print(
-        f"{suite.path}: ok (scale {suite.scale!r}: {len(suite.algorithms)} algorithms, "
-        f"{len(suite.environments)} environments, {len(plan.runs)} runs)"
-    )
+    path = resolve_suite(args.suite)
+    suite = load_suite(path, scale=args.scale)
+    # Without --scale every scale is checked: `run --scale paper` must not be the first to
+    # find that the paper scale's runs cannot start.
+    others = [] if args.scale is not None else [s for s in suite.scales if s != suite.scale]
+    for checked in [suite, *(load_suite(path, scale=scale) for scale in others)]:
+        plan = build_plan(checked)
+        print(
+            f"{checked.path}: ok (scale {checked.scale!r}: {len(checked.algorithms)} "
+            f"algorithms, {len(checked.environments)} environments, {len(plan.runs)} runs)"
+        )
     return EXIT_OK
 
 
@@ -343,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "validate", "Check a suite without running anything.",
                  "rlsens validate suites/ddpg.yaml --scale paper")
     p.add_argument("suite")
-    p.add_argument("--scale")
+    p.add_argument("--scale", help="check this scale only (default: the default and every "
+                   "scale the suite defines)")
     p.set_defaults(func=cmd_validate)
 
     p = _command(sub, "plan", "Show runs per algorithm x environment, steps and estimated cost.",

@@ -383,3 +383,18 @@ def test_values_refused_together_at_a_planned_point_fail_validate(tmp_path, caps
     err = capsys.readouterr().err
     assert "algorithms.ppo.search_space.batch_size" in err and "batch_size > 1" in err
     assert "Traceback" not in err
+
+
+def test_validate_without_scale_checks_every_scale(tmp_path, capsys) -> None:
+    """A scale whose runs cannot start fails `rlsens validate` without --scale; with --scale
+    only that scale is checked, and each checked scale gets its ok line."""
+    path = tmp_path / "scaled.yaml"
+    path.write_text(BASE + "scales:\n  big:\n    seeds: 1e9\n  small:\n    seeds: 1\n")
+    assert main(["validate", str(path)]) == 2
+    assert "scales.big.seeds" in capsys.readouterr().err
+    assert main(["validate", str(path), "--scale", "small"]) == 0
+    assert capsys.readouterr().out.count(": ok (scale") == 1
+    path.write_text(BASE + "scales:\n  small:\n    seeds: 1\n")
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "scale None" in out and "scale 'small'" in out
