@@ -96,9 +96,16 @@ def print_notes(tables: StoreTables, include_flag: str | None) -> None:
     """What a reader must know about the records behind an output: duplicates, left-outs."""
     for warning in tables.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if tables.unused and include_flag:
-        print(f"note: {tables.unused} stored runs are not in the current plan and were left "
-              f"out; add {include_flag} to include them.", file=sys.stderr)
+    left_out = left_out_note(tables, include_flag)
+    if left_out:
+        print(f"note: {left_out}", file=sys.stderr)
+
+
+def left_out_note(tables: StoreTables, include_flag: str | None) -> str | None:
+    if not tables.unused or not include_flag:
+        return None
+    return (f"{tables.unused} stored runs are not in the current plan and were left out; "
+            f"add {include_flag} to include them.")
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -106,12 +113,17 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from rlsens.plan import build_plan
     from rlsens.suite import load_suite
 
-    suite = load_suite(resolve_suite(args.suite), scale=args.scale)
-    plan = build_plan(suite, trainer=args.trainer)
-    print(
-        f"{suite.path}: ok (scale {suite.scale!r}: {len(suite.algorithms)} algorithms, "
-        f"{len(suite.environments)} environments, {len(plan.runs)} runs)"
-    )
+    path = resolve_suite(args.suite)
+    suite = load_suite(path, scale=args.scale)
+    # Without --scale every scale is checked: `run --scale paper` must not be the first to
+    # find that the paper scale's runs cannot start.
+    others = [] if args.scale is not None else [s for s in suite.scales if s != suite.scale]
+    for checked in [suite, *(load_suite(path, scale=scale) for scale in others)]:
+        plan = build_plan(checked, trainer=args.trainer)
+        print(
+            f"{checked.path}: ok (scale {checked.scale!r}: {len(checked.algorithms)} "
+            f"algorithms, {len(checked.environments)} environments, {len(plan.runs)} runs)"
+        )
     return EXIT_OK
 
 
@@ -219,14 +231,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from rlsens.tables import spreadsheet_safe
+    from rlsens.tables import parquet_safe, spreadsheet_safe
 
     store = ResultStore(resolve_results(args.results))
     tables = store.load(planned_only=not args.all)
     out = writable_out(Path(args.out) if args.out else store.root / "tables", "export folder")
     for name, frame in (("runs", tables.runs), ("curves", tables.curves)):
         if "parquet" in args.format:
-            frame.to_parquet(out / f"{name}.parquet", index=False)
+            parquet_safe(frame).to_parquet(out / f"{name}.parquet", index=False)
         if "csv" in args.format:
             spreadsheet_safe(frame).to_csv(out / f"{name}.csv", index=False)
     print(f"wrote {len(tables.runs)} runs and {len(tables.curves)} evaluations to {out}/")
@@ -256,13 +268,17 @@ def _report_options(args: argparse.Namespace) -> ReportOptions:
         raise UsageError(f"--{flag}: {exc}") from exc
 
 
-def _build(tables: StoreTables, out: Path, options: ReportOptions) -> Path:
-    """Build a report; options the data cannot honour become a usage error, not a traceback."""
+def _build(tables: StoreTables, out: Path, options: ReportOptions, include_flag: str | None,
+           ) -> Path:
+    """Build a report; options the data cannot honour become a usage error, not a traceback.
+    The page carries the same notes as the command line (duplicates, left-out runs)."""
     from rlsens.report import build_report
 
+    left_out = left_out_note(tables, include_flag)
+    notes = [*tables.warnings, *([left_out] if left_out else [])]
     try:
         return build_report(tables.runs, tables.curves, tables.manifest,
-                            writable_out(out, "report folder"), options=options)
+                            writable_out(out, "report folder"), options=options, notes=notes)
     except ValueError as exc:
         raise UsageError(f"cannot build the report with these options: {exc}") from exc
 
@@ -297,9 +313,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     options = _report_options(args)
     store = ResultStore(resolve_results(args.results))
     tables = one_trainer(store.load(planned_only=not args.all), args.trainer, args.mix_trainers)
-    index = _build(tables, Path(args.out) if args.out else store.root / "report", options)
+    include_flag = None if args.all else "--all"
+    index = _build(tables, Path(args.out) if args.out else store.root / "report", options,
+                   include_flag)
     print(f"report: {index}")
-    print_notes(tables, None if args.all else "--all")
+    print_notes(tables, include_flag)
     return EXIT_OK
 
 
@@ -308,9 +326,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     tables = merge_tables([ResultStore(resolve_results(r)).load(planned_only=not args.all)
                            for r in args.results])
     tables = one_trainer(tables, args.trainer, args.mix_trainers)
-    index = _build(tables, Path(args.out), options)
+    include_flag = None if args.all else "--all"
+    index = _build(tables, Path(args.out), options, include_flag)
     print(f"comparison report: {index}")
-    print_notes(tables, None if args.all else "--all")
+    print_notes(tables, include_flag)
     return EXIT_OK
 
 
@@ -404,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "validate", "Check a suite without running anything.",
                  "rlsens validate suites/ddpg.yaml --scale paper")
     p.add_argument("suite")
-    p.add_argument("--scale")
+    p.add_argument("--scale", help="check this scale only (default: the default and every "
+                   "scale the suite defines)")
     _trainer_argument(p)
     p.set_defaults(func=cmd_validate)
 

@@ -70,20 +70,26 @@ def build_manifest(plan: Plan, previous: Manifest | None) -> Manifest:
 def claim_store(plan: Plan, store: ResultStore) -> Manifest | None:
     """Check that ``store`` may take runs of ``plan``'s suite; return its current manifest.
 
-    Refuses a store that belongs to another suite (see ``suite_conflict``) before anything
-    is written, and archives the manifest of an edited suite under ``manifests/``.
+    Refuses a store that belongs to another suite (see ``suite_conflict``; without a manifest,
+    the suite named by its records) before anything is written, and archives the manifest of
+    an edited suite under ``manifests/``.
     """
     previous = store.read_manifest()
     if previous is None:
-        return None
-    conflict = suite_conflict(previous.suite, ManifestSuite(name=plan.suite.name))
+        # No manifest (never written, or moved aside as the corrupt-manifest message says):
+        # the records still tell whose runs the folder holds.
+        owners = sorted({r.spec.suite for r in store.results()} - {plan.suite.name})
+        conflict = (suite_conflict(ManifestSuite(name=owners[0]),
+                                   ManifestSuite(name=plan.suite.name)) if owners else None)
+    else:
+        conflict = suite_conflict(previous.suite, ManifestSuite(name=plan.suite.name))
     if conflict:
         raise StoreError(
             f"{store.root} belongs to another suite: {conflict}. A results folder holds the "
             "runs of one suite; pass --results with another folder (e.g. "
             f"results/{plan.suite.name}), or move {store.root} aside."
         )
-    if previous.suite.hash != plan.suite.hash:
+    if previous is not None and previous.suite.hash != plan.suite.hash:
         store.archive_manifest()
     return previous
 
@@ -119,7 +125,7 @@ def run_plan(
 
     # Before the store is touched: a bad option must not rewrite the manifest.
     check_request(plan.runs, backend=backend, max_concurrent=max_concurrent,
-                  max_retries=max_retries)
+                  max_retries=max_retries, address=address)
     with store.lock():
         previous = claim_store(plan, store)
         planned_ids = [spec.run_id for spec in plan.runs]

@@ -141,3 +141,38 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
             if risky.any():
                 out.loc[risky, column] = "'" + out.loc[risky, column]
     return out
+
+
+def parquet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` that Parquet can store: a column mixing text and numbers becomes
+    text.
+
+    Parquet types each column, and a categorical dimension may mix kinds (``learning_rate``
+    choices ``[0.0007, lin_0.0007]``, ``train_freq`` of ``4`` on one environment and
+    ``[1, episode]`` on another); pyarrow refuses such a column after the sweep has run. Its
+    non-text cells are written as canonical JSON text (``0.0007``, ``true``) and missing
+    values stay missing; every column of one kind is unchanged.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype != object:
+            continue
+        present = out[column].dropna()
+        if present.map(_cell_kind).nunique() > 1:
+            out[column] = out[column].map(
+                lambda v: v if v is None or isinstance(v, str) or _missing(v)
+                else canonical_json(v.item() if isinstance(v, np.generic) else v))
+    return out
+
+
+def _cell_kind(value: Any) -> str:
+    """Which Parquet type ``value`` needs: integers and floats share one."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "number"
+    return type(value).__name__
+
+
+def _missing(value: Any) -> bool:
+    return isinstance(value, float) and np.isnan(value)

@@ -59,11 +59,39 @@ def test_run_options_are_checked_before_the_store(
     assert not results.exists()
 
 
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_malformed_ray_address_is_refused_before_the_store(
+    tmp_path: Path, how: str, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A bad --address (or RAY_ADDRESS) used to be found only after the manifest was
+    written; like every other option it is now checked before the store is touched."""
+    results = tmp_path / "results"
+    address = ["--address", "garbage:99999"] if how == "option" else []
+    if how == "environment":
+        monkeypatch.setenv("RAY_ADDRESS", "http://head:6379")
+    command = ["run", str(SMOKE), "--scale", "tiny", "--no-progress", "--results", str(results)]
+    assert main([*command, *address]) == 2
+    err = capsys.readouterr().err
+    assert "is not one rlsens can use" in err and "Traceback" not in err
+    assert not results.exists()
+
+
 def test_report_reps_are_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _store_with(tmp_path / "a", "alpha", 0.0)
     assert main(["report", str(tmp_path / "a"), "--reps", "1000000000"]) == 2
     err = capsys.readouterr().err
     assert "--reps" in err and "200,000" in err
+    assert not (tmp_path / "a" / "report").exists()
+
+
+def test_report_seed_is_checked_before_the_report_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _store_with(tmp_path / "a", "alpha", 0.0)
+    assert main(["report", str(tmp_path / "a"), "--seed", "-1", "--reps", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --seed:") and ">= 0" in err
     assert not (tmp_path / "a" / "report").exists()
 
 
@@ -145,6 +173,13 @@ def test_duplicates_and_left_out_runs_are_reported(
 
     assert main(["report", str(store_root), "--out", str(tmp_path / "r"), "--reps", "100"]) == 0
     assert "--all" in capsys.readouterr().err
+    # The page says it too: a report read later must not hide what the command printed.
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "1 stored runs are not in the current plan" in page and "stored 2 times" in page
+    assert main(["report", str(store_root), "--out", str(tmp_path / "r2"), "--reps", "100",
+                 "--all"]) == 0
+    page = (tmp_path / "r2" / "index.html").read_text()
+    assert "not in the current plan" not in page and "stored 2 times" in page
 
 
 def test_exported_csv_cannot_run_formulas(tmp_path: Path) -> None:
@@ -161,6 +196,27 @@ def test_exported_csv_cannot_run_formulas(tmp_path: Path) -> None:
     assert pd.api.types.is_float_dtype(runs["score_auc"]) and (runs["score_auc"] < 0).any()
 
 
+def test_export_writes_a_categorical_that_mixes_text_and_numbers(tmp_path: Path) -> None:
+    """A categorical such as learning_rate: [0.0007, lin_0.0007] gives a column of floats
+    and strings, which pyarrow refuses; Parquet gets it as text, numbers elsewhere stay."""
+    store_root = tmp_path / "a"
+    _store_with(store_root, "alpha", -50.0)
+    store = ResultStore(store_root)
+    rid = sorted(store.stored_ids())[0]
+    data = json.loads(store.record_path(rid).read_text())
+    spec = data["spec"]
+    name = next(iter(spec["point"]))
+    mixed = {**spec, "point": {**spec["point"], name: "lin_0.0007"},
+             "hyperparameters": {**spec["hyperparameters"], name: "lin_0.0007"}}
+    store.write(RunResult.from_dict({**data, "spec": mixed}))
+    assert main(["export", str(store_root), "--out", str(tmp_path / "t"), "--all"]) == 0
+    runs = pd.read_parquet(tmp_path / "t" / "runs.parquet")
+    column = runs[f"hp.{name}"]
+    assert "lin_0.0007" in set(column) and all(isinstance(v, str) for v in column)
+    assert pd.api.types.is_float_dtype(runs["score_auc"])
+    assert len(runs) == len(pd.read_csv(tmp_path / "t" / "runs.csv"))
+
+
 # -- a different suite, a corrupt manifest: refused with a way out that works ---------------
 def test_another_suite_is_refused_before_anything_is_written(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -173,6 +229,23 @@ def test_another_suite_is_refused_before_anything_is_written(
     assert "'ddpg'" in err and "--results" in err
     assert (results / "manifest.json").read_text() == before
     assert not (results / "runs").exists()
+
+
+def test_another_suite_is_refused_when_the_manifest_was_moved_aside(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The way out of a corrupt manifest moves it aside; the folder still holds runs of one
+    suite, named in every record, so another suite is refused as it would be with it."""
+    results = tmp_path / "results"
+    _store_with(results, "alpha", 0.0)
+    (results / "manifest.json").rename(results / "manifest.json.broken")
+    before = _tree(results)
+    assert main(["run", str(SMOKE), *TINY, "--results", str(results)]) == 2
+    err = capsys.readouterr().err
+    assert "'alpha'" in err and "'smoke'" in err and "--results" in err
+    after = _tree(results)
+    after.pop(".lock")  # the write lock is taken before the folder's suite is read
+    assert after == before
 
 
 @pytest.mark.slow

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
 from pathlib import Path
 
 import pandas as pd
@@ -103,6 +105,47 @@ def test_bad_record_is_refused_with_its_path(tmp_path: Path, content) -> None:
     path.write_text(content)
     with pytest.raises(StoreError, match=str(path)):
         store.load()
+
+
+def _set(path: tuple, value):
+    def mutate(data: dict) -> dict:
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        return data
+    return mutate
+
+
+@pytest.mark.parametrize(("path", "value", "named"), [
+    (("spec", "hyperparameters"), [1], "spec.hyperparameters"),
+    (("spec", "hyperparameters"), "x", "spec.hyperparameters"),
+    (("spec", "env_kwargs"), [1], "spec.env_kwargs"),
+    (("spec", "point"), [1], "spec.point"),
+    (("spec", "suite"), [1], "spec.suite"),
+    (("spec", "config_id"), [1], "spec.config_id"),
+    (("spec", "seed"), "0", "spec.seed"),
+    (("spec", "eval", "every"), None, "spec.eval.every"),
+    (("spec", "resources", "cpus"), "one", "spec.resources.cpus"),
+    (("diverged_step",), {}, "diverged_step"),
+    (("error",), [1], "error"),
+    (("versions",), "2.0", "versions"),
+    (("curve", 0, "lengths"), [200.5], "curve[0].lengths"),
+    (("spec", "hyperparameters", "learning_rate"), float("nan"), "cannot be hashed"),
+])
+def test_record_field_of_the_wrong_type_is_refused_by_name(
+    tmp_path: Path, path: tuple, value, named: str
+) -> None:
+    """Every field of a record and its spec has its declared type: a hand-edited one is a
+    StoreError naming the file and the field, never a TypeError or pyarrow error later."""
+    store, ids = _planned_store(tmp_path, range(2))
+    record = store.record_path(ids[0])
+    record.write_text(json.dumps(_set(path, value)(json.loads(record.read_text()))))
+    with pytest.raises(StoreError) as error:
+        store.load()
+    assert str(record) in str(error.value) and named in str(error.value)
+    with pytest.raises(StoreError, match=re.escape(named)):
+        store_status(store)
 
 
 def test_record_found_twice_is_counted_once_and_reported(tmp_path: Path) -> None:
@@ -223,3 +266,37 @@ def test_report_csv_tables_are_spreadsheet_safe(tmp_path: Path) -> None:
     csv = pd.read_csv(table.write(tmp_path)[0])
     assert csv["algorithm"].tolist() == ["'=evil", "ok"]
     assert csv["iqm"].tolist() == [-0.5, 0.25]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_record_or_manifest_that_is_not_a_regular_file_is_refused_at_once(
+    tmp_path: Path, kind: str
+) -> None:
+    """A FIFO would block the reader forever and a device such as /dev/zero fill its memory
+    (/dev/null stands for it here, safely): both are refused at once, naming the file. An
+    alarm turns a blocking read into a failure instead of a hung test."""
+    store, ids = _planned_store(tmp_path / "a", range(2))
+
+    def plant(path: Path) -> None:
+        path.unlink()
+        if kind == "fifo":
+            os.mkfifo(path)
+        else:
+            path.symlink_to("/dev/null")
+
+    def hung(signum, frame):
+        raise TimeoutError("reading the store blocked")
+
+    plant(store.record_path(ids[0]))
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(5)
+    try:
+        with pytest.raises(StoreError, match="not a regular file") as error:
+            store.load()
+        assert str(store.record_path(ids[0])) in str(error.value)
+        plant(store.manifest_path)
+        with pytest.raises(StoreError, match="not a regular file"):
+            store.read_manifest()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,9 +1,12 @@
 """Property: whatever is done to a shipped suite, ``validate`` and ``plan`` exit 0 or 2.
 
 Hypothesis mutates the suites in suites/ (deletes, duplicates and retypes keys, injects huge
-numbers, odd strings and YAML tags) and runs the CLI in-process on the result. An exception
-escaping ``main`` is what a user would see as a traceback; each example must also finish in
-bounded time and without a large jump of the process's peak memory.
+numbers, odd strings and YAML tags; adds alias bombs, very deep nesting, long or explosive
+derived expressions and raised plan limits) and runs the CLI in-process on the result. An
+exception escaping ``main`` is what a user would see as a traceback; each example must also
+finish in bounded time and without a large jump of the process's peak memory. The address
+space is capped while ``main`` runs, so input that would take all memory fails the test
+with a MemoryError instead of the machine's OOM killer ending it.
 """
 
 from __future__ import annotations
@@ -36,6 +39,23 @@ ODD_VALUES = [
 ]
 TAGS = ["!!python/object/apply:os.system ", "!!binary ", "!!set ", "!!timestamp ", "!custom ",
         "!!float ", "!!int ", "!!str ", "!!map ", "!!seq ", "!!null ", "!<tag:x,2000:y> "]
+# Derived expressions that are long, deep or explosive (the evaluator's limits).
+EXPRESSIONS = ["2**2**2**2**2", "(9 ** 9) ** 9 ** 9", "1" + "+1" * 5000,
+               "(" * 300 + "1" + ")" * 300, "-" * 400 + "1", "round(1, 10**9)", "1/0",
+               "max()", "x" * 10000, "int(1e300)", "__import__('os')"]
+# Plan limits a suite may raise: raised one by one, so that max_runs still bounds the plan.
+RAISED = ["max_seeds", "max_configs", "max_evaluations", "max_episodes"]
+
+
+def _alias_bomb(levels: int) -> str:
+    """A flow-style YAML value whose aliases expand to 9**levels scalars."""
+    parts = ["&b0 [x, x, x, x, x, x, x, x, x]"]
+    parts += [f"&b{i} [{', '.join([f'*b{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "[" + ", ".join(parts) + "]"
+
+
+TEXT_VALUES = [lambda d: "[" * d + "]" * d, lambda d: "{a: " * d + "1" + "}" * d,
+               lambda d: _alias_bomb(min(d, 12))]
 
 
 def _paths(node: Any, prefix: tuple = ()) -> list[tuple]:
@@ -71,8 +91,13 @@ def mutated_suite(draw: st.DrawFn) -> str:
         paths = [p for p in _paths(data) if p]
         target = draw(st.sampled_from(paths))
         parent = _parent(data, target)
-        op = draw(st.sampled_from(["delete", "retype", "rename", "huge", "copy"]))
-        if op == "delete":
+        op = draw(st.sampled_from(["delete", "retype", "rename", "huge", "copy", "expression",
+                                   "limits"]))
+        if op == "expression" and isinstance(parent, dict):
+            parent[target[-1]] = {"derived": draw(st.sampled_from(EXPRESSIONS))}
+        elif op == "limits":
+            data.setdefault("limits", {})[draw(st.sampled_from(RAISED))] = 10**12
+        elif op == "delete":
             del parent[target[-1]]
         elif op == "retype":
             parent[target[-1]] = copy.deepcopy(draw(st.sampled_from(ODD_VALUES)))
@@ -87,12 +112,32 @@ def mutated_suite(draw: st.DrawFn) -> str:
     lines = json.dumps(data, indent=1).splitlines()  # JSON is YAML
     for _ in range(draw(st.integers(0, 2))):
         index = draw(st.integers(0, len(lines) - 1))
-        if draw(st.booleans()):
+        edit = draw(st.sampled_from(["duplicate", "tag", "nest"]))
+        if edit == "duplicate":
             lines.insert(index, lines[index])  # duplicated key (or a broken line)
         elif ": " in lines[index]:
             key, value = lines[index].split(": ", 1)
-            lines[index] = f"{key}: {draw(st.sampled_from(TAGS))}{value}"
+            if edit == "tag":
+                lines[index] = f"{key}: {draw(st.sampled_from(TAGS))}{value}"
+            else:  # very deep nesting or an alias bomb in place of a scalar
+                make = draw(st.sampled_from(TEXT_VALUES))
+                comma = "," if value.endswith(",") else ""
+                lines[index] = f"{key}: {make(draw(st.sampled_from([40, 2000, 100_000])))}{comma}"
     return "\n".join(lines) + "\n"
+
+
+@contextlib.contextmanager
+def _memory_cap(headroom_mb: int = 4 * PEAK_GROWTH_MB):
+    """Cap the address space at its current size plus ``headroom_mb`` while the block runs."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    pages = int(Path("/proc/self/statm").read_text().split()[0])
+    cap = pages * resource.getpagesize() + headroom_mb * 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY
+                                            else min(cap, hard), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _peak_mb() -> float:
@@ -123,7 +168,7 @@ def test_validate_and_plan_exit_0_or_2_on_any_mutation(tmp_path_factory, text: s
         before = _peak_mb()
         began = time.monotonic()
         out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), _memory_cap():
             code = main([command, path])
         assert code in (0, 2), (command, code, err.getvalue())
         assert "Traceback" not in err.getvalue() + out.getvalue()

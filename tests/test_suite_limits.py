@@ -190,3 +190,29 @@ def test_plan_limits_are_raised_by_the_suite_and_leave_the_hash(tmp_path: Path) 
 def test_unknown_limit(refused) -> None:
     err = refused(BASE + "limits: {max_memory: 3}\n")
     assert err.key == "limits.max_memory" and "max_runs" in err.hint
+
+
+def test_raised_seed_limit_is_still_bounded_by_the_run_limit(refused) -> None:
+    """Raising max_seeds alone must not make rlsens build a billion seeds before max_runs
+    refuses the plan: the count is checked against max_runs before any seed is generated
+    (a million here, so that the check failing costs megabytes, not all memory)."""
+    text = replace("seeds: 2", "seeds: 1e6") + "limits: {max_seeds: 1000000000000}\n"
+    err = refused(text)
+    assert err.key == "seeds" and str(PlanLimits().max_runs) in err.message
+    assert "limits: {max_runs" in err.hint
+
+
+@pytest.mark.parametrize("literal", ["-" * 100_000 + "1", "[" * 150 + "]" * 150,
+                                     "dict(a=" * 3000 + "1" + ")" * 3000])
+def test_zoo_literal_within_the_expression_limits(tmp_path: Path, literal: str) -> None:
+    """A zoo file's Python-literal strings are parsed like derived expressions: 100 000 unary
+    minuses made Python's parser raise MemoryError (a traceback) before the limits applied."""
+    (tmp_path / "zoo.yml").write_text(f'Pendulum-v1:\n  policy_kwargs: "{literal}"\n')
+    path = tmp_path / "zoo-suite.yaml"
+    path.write_text(replace("    class: PPO\n", "    class: PPO\n    zoo: zoo.yml\n"))
+    began = time.monotonic()
+    with pytest.raises(SuiteError) as info:
+        load_suite(path)
+    assert time.monotonic() - began < SECONDS
+    assert info.value.file == str(tmp_path / "zoo.yml") and "policy_kwargs" in str(info.value)
+    assert "longer than" in info.value.message or "nested more than" in info.value.message

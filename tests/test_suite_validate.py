@@ -289,3 +289,112 @@ def test_action_noise_pair_loads_when_complete_or_none(tmp_path) -> None:
         path.write_text(replace("batch_size: 64}", f"batch_size: 64, {noise}}}"))
         assert load_suite(path).algorithms["sac"].hyperparameters["noise_type"] in (
             "normal", "none")
+
+
+def test_zoo_outside_the_folder_is_refused_whether_or_not_it_exists(tmp_path) -> None:
+    """Containment is checked before existence: otherwise "not found" versus "outside" would
+    tell a suite which files exist elsewhere on the machine."""
+    for missing in ("/etc/no-such-file.yml", "../no-such-file.yml", "/dev/zero"):
+        err = refused(tmp_path, _with_zoo(missing))
+        assert "outside the suite's folder" in err.message, missing
+    assert "not found" in refused(tmp_path, _with_zoo("no-such-file.yml")).message
+
+
+PPO = """\
+name: combos
+environments:
+  CartPole-v1: {budget: 1000}
+algorithms:
+  ppo:
+    class: PPO
+    hyperparameters: {n_steps: 64, batch_size: 32}
+design: {type: random, n: 1}
+seeds: 1
+"""
+
+
+@pytest.mark.parametrize(("old", "new", "key", "fragment"), [
+    ("batch_size: 32", "batch_size: 1", "algorithms.ppo.hyperparameters", "batch_size > 1"),
+    ("n_steps: 64", "n_steps: 1", "algorithms.ppo.hyperparameters", "n_steps x n_envs > 1"),
+    ("hyperparameters: {n_steps: 64, batch_size: 32}",
+     "hyperparameters: {n_steps: 64}\n    search_space:\n"
+     "      batch_size: {dist: categorical, choices: [1]}",
+     "algorithms.ppo.search_space.batch_size", "batch_size > 1"),
+    ("batch_size: 32", "batch_size: 32, use_sde: true", "algorithms.ppo.hyperparameters.use_sde",
+     "needs continuous (Box) actions"),
+    ("batch_size: 32", "batch_size: 32}\n    search_space:\n"
+     "      use_sde: {dist: categorical, choices: [false, true]", "algorithms.ppo.search_space"
+     ".use_sde", "needs continuous (Box) actions"),
+])
+def test_values_sb3_refuses_together(tmp_path, old, new, key, fragment) -> None:
+    """Each value is fine alone; SB3 asserts on the combination when every run starts (PPO's
+    advantage normalisation needs a batch of two, state-dependent exploration a Box)."""
+    text = replace(old, new, PPO)
+    err = refused(tmp_path, text)
+    assert err.key == key and fragment in err.message, err
+
+
+def test_values_sb3_takes_together_still_load(tmp_path) -> None:
+    for old, new in [("n_steps: 64", "n_steps: 1, normalize_advantage: false"),
+                     ("batch_size: 32", "batch_size: 32, use_sde: false")]:
+        path = tmp_path / "ok.yaml"
+        path.write_text(replace(old, new, PPO))
+        assert load_suite(path).name == "combos"
+    path.write_text(replace("CartPole-v1", "Pendulum-v1", replace(
+        "batch_size: 32", "batch_size: 32, use_sde: true", PPO)))
+    assert load_suite(path).name == "combos"
+
+
+def test_memory_optimised_buffer_needs_timeouts_off(tmp_path) -> None:
+    text = replace("batch_size: 64}", "batch_size: 64, optimize_memory_usage: true}")
+    err = refused(tmp_path, text)
+    assert err.key == "algorithms.sac.hyperparameters"
+    assert "handle_timeout_termination: false" in err.message
+    path = tmp_path / "ok.yaml"
+    path.write_text(replace("batch_size: 64}", "batch_size: 64, optimize_memory_usage: true, "
+                            "replay_buffer_kwargs: {handle_timeout_termination: false}}"))
+    assert load_suite(path).name == "checks"
+
+
+def test_episodic_train_freq_needs_one_environment(tmp_path) -> None:
+    text = replace("hyperparameters: {learning_starts: 100, batch_size: 64}",
+                   "hyperparameters: {learning_starts: 100, n_envs: 2, train_freq: [1, episode]}")
+    err = refused(tmp_path, text)
+    assert err.key == "algorithms.sac.hyperparameters" and "one environment only" in err.message
+
+
+@pytest.mark.parametrize("env_id", ["PongNoFrameskip-v4", "BreakoutDeterministic-v4",
+                                    "Pong-ram-v4", "SpaceInvaders-ramNoFrameskip-v4"])
+def test_legacy_atari_ids_name_ale_py(tmp_path, env_id) -> None:
+    err = refused(tmp_path, BASE.replace("Pendulum-v1", env_id))
+    assert err.key == f"environments.{env_id}" and "pip install ale-py" in err.hint
+
+
+def test_values_refused_together_at_a_planned_point_fail_validate(tmp_path, capsys) -> None:
+    """The default configuration is fine, one grid point is not: `rlsens validate` plans
+    every point, so it still exits 2 and names the dimension."""
+    path = tmp_path / "grid.yaml"
+    path.write_text(replace(
+        "hyperparameters: {n_steps: 64, batch_size: 32}\ndesign: {type: random, n: 1}",
+        "hyperparameters: {n_steps: 64}\n    search_space:\n"
+        "      batch_size: {dist: categorical, choices: [32, 1]}\ndesign: {type: grid}", PPO))
+    assert load_suite(path).name == "combos"
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "algorithms.ppo.search_space.batch_size" in err and "batch_size > 1" in err
+    assert "Traceback" not in err
+
+
+def test_validate_without_scale_checks_every_scale(tmp_path, capsys) -> None:
+    """A scale whose runs cannot start fails `rlsens validate` without --scale; with --scale
+    only that scale is checked, and each checked scale gets its ok line."""
+    path = tmp_path / "scaled.yaml"
+    path.write_text(BASE + "scales:\n  big:\n    seeds: 1e9\n  small:\n    seeds: 1\n")
+    assert main(["validate", str(path)]) == 2
+    assert "scales.big.seeds" in capsys.readouterr().err
+    assert main(["validate", str(path), "--scale", "small"]) == 0
+    assert capsys.readouterr().out.count(": ok (scale") == 1
+    path.write_text(BASE + "scales:\n  small:\n    seeds: 1\n")
+    assert main(["validate", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "scale None" in out and "scale 'small'" in out

@@ -62,7 +62,8 @@ def execute(
     """
     groups = unique_groups(units)
     specs = [spec for group in groups for spec in group.to_sink]
-    check_request(specs, backend=backend, max_concurrent=max_concurrent, max_retries=max_retries)
+    check_request(specs, backend=backend, max_concurrent=max_concurrent, max_retries=max_retries,
+                  address=address)
     out = stream if stream is not None else sys.stderr
     started = time.monotonic()
     shown: list[Progress] = []

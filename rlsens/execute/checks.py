@@ -10,6 +10,7 @@ manifest) call ``check_request`` before doing so.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,11 +22,16 @@ BACKENDS = ("ray", "serial")
 
 
 def check_request(
-    specs: Sequence[RunSpec], *, backend: str, max_concurrent: int | None, max_retries: int
+    specs: Sequence[RunSpec], *, backend: str, max_concurrent: int | None, max_retries: int,
+    address: str | None = None,
 ) -> None:
-    """Raise ``UsageError`` for the first option or run resource that cannot be executed."""
+    """Raise ``UsageError`` for the first option or run resource that cannot be executed
+    (``address``: the Ray cluster asked for, checked with ``RAY_ADDRESS`` as Ray would)."""
     if backend not in BACKENDS:
         raise UsageError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    target = cluster_target(address) if backend == "ray" else None
+    if target:
+        host_port(target)
     if max_concurrent is not None and (not _is_int(max_concurrent) or max_concurrent < 1):
         raise UsageError(f"max_concurrent must be at least 1, got {max_concurrent!r}")
     if not _is_int(max_retries) or max_retries < 0:
@@ -85,3 +91,35 @@ def _fail(spec: RunSpec, key: str, value: Any, why: str) -> None:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def cluster_target(address: str | None) -> str | None:
+    """The cluster a Ray sweep connects to: ``address``, else ``RAY_ADDRESS``; ``None`` for a
+    private local instance (no address, or ``local``, Ray's word for a new local one)."""
+    target = address or os.environ.get("RAY_ADDRESS")
+    return target if target and target != "local" else None
+
+
+ADDRESS_FORMS = (
+    "host:port of the head node's GCS (e.g. 10.0.0.5:6379, [fd00::5]:6379), auto, or a Ray "
+    "Client address ray://host:port"
+)
+
+
+def host_port(address: str) -> tuple[str, int] | None:
+    """``host:port`` of a GCS address; None for forms Ray resolves itself (auto, ray://).
+
+    Anything else is refused here: Ray answers a malformed address with a ValueError from
+    deep inside ``ray.init``.
+    """
+    if address == "auto" or address.startswith("ray://"):
+        return None
+    host, sep, port = address.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if "://" in address or not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+        raise UsageError(
+            f"the Ray address {address!r} (--address or RAY_ADDRESS) is not one rlsens can "
+            f"use; give {ADDRESS_FORMS}"
+        )
+    return host, int(port)

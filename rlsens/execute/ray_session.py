@@ -30,6 +30,7 @@ from ray.exceptions import AuthenticationError
 import rlsens
 from rlsens.errors import ExposureError, UsageError
 from rlsens.execute import exposure
+from rlsens.execute.checks import cluster_target, host_port
 
 OBJECT_STORE_BYTES = 150 * 2**20  # results are small dicts; Ray's default would take 30 % of RAM
 PROBE_TIMEOUT_S = 5.0
@@ -52,8 +53,8 @@ def ray_session(address: str | None, stream: TextIO | None = None) -> Iterator[s
     if ray.is_initialized():
         yield "existing connection"
         return
-    target = address or os.environ.get("RAY_ADDRESS")
-    if target and target != "local":  # "local" is Ray's word for a new local instance: ours
+    target = cluster_target(address)
+    if target:
         with _cluster_connection(target, stream if stream is not None else sys.stderr):
             yield target
     else:
@@ -63,7 +64,7 @@ def ray_session(address: str | None, stream: TextIO | None = None) -> Iterator[s
 
 @contextmanager
 def _cluster_connection(target: str, stream: TextIO) -> Iterator[None]:
-    gcs = _host_port(target)  # before anything else: a malformed address is refused
+    gcs = host_port(target)  # before anything else: a malformed address is refused
     what = f"connecting to the Ray cluster at {target}"
     hint = "check the address (host:port of the head node's GCS) and that the cluster is up"
     if not token_auth_enabled():
@@ -290,28 +291,3 @@ def _check_loopback() -> None:
         raise UsageError(
             f"starting a local Ray instance: 127.0.0.1 is not usable ({exc}); {hint}"
         ) from exc
-
-
-ADDRESS_FORMS = (
-    "host:port of the head node's GCS (e.g. 10.0.0.5:6379, [fd00::5]:6379), auto, or a Ray "
-    "Client address ray://host:port"
-)
-
-
-def _host_port(address: str) -> tuple[str, int] | None:
-    """``host:port`` of a GCS address; None for forms Ray resolves itself (auto, ray://).
-
-    Anything else is refused here: Ray answers a malformed address with a ValueError from
-    deep inside ``ray.init``.
-    """
-    if address == "auto" or address.startswith("ray://"):
-        return None
-    host, sep, port = address.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    if "://" in address or not (sep and host and port.isdigit() and 0 < int(port) < 65536):
-        raise UsageError(
-            f"the Ray address {address!r} (--address or RAY_ADDRESS) is not one rlsens can "
-            f"use; give {ADDRESS_FORMS}"
-        )
-    return host, int(port)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +30,15 @@ def build_report(
     out_dir: Path,
     *,
     options: ReportOptions | None = None,
+    notes: Sequence[str] = (),
 ) -> Path:
     """Write the report of ``runs``/``curves`` to ``out_dir`` and return the index.html path.
 
     ``curves`` may be None (no curves table: the sample-efficiency section says so); the
     manifest (a ``Manifest`` or its dict form, as ``json.load`` gives it) may be partial or
     empty. Data conditions that make a section undefined (one
-    environment, one seed, no successful run, constant scores) become notes on the page.
+    environment, one seed, no successful run, constant scores) become notes on the page, and
+    so do ``notes`` (what the store reported about the records: duplicates, left-out runs).
     """
     options = options or ReportOptions()
     manifest = as_manifest(manifest)
@@ -70,7 +72,7 @@ def build_report(
     with figure_style():
         sections = run_sections(ctx)
     headline = build_headline(ctx)
-    overview = build_overview(runs, manifest)
+    overview = build_overview(runs, manifest, notes)
     write_tables(sections, tables_dir, overview.tables)
     headline.write(tables_dir)
     trainers = ({str(k): int(v) for k, v in runs["trainer"].value_counts().items()}

@@ -67,6 +67,9 @@ class ReportOptions:
                 f"sensitivity_reps must be an integer from 0 (no intervals) to {MAX_REPS:,}, "
                 f"got {value!r}"
             )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            # NumPy refuses a negative seed, but only once the report is half written
+            raise ValueError(f"seed must be an integer >= 0 (a NumPy seed), got {self.seed!r}")
 
     def resolved_normalization(self, n_envs: int) -> str:
         if self.normalization is not None:

@@ -6,7 +6,7 @@ store is described honestly: ``missing`` is planned minus stored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,7 +171,10 @@ def _seeds_text(runs: pd.DataFrame, manifest: Manifest) -> str:
     return describe_value(spec) if spec is not None else "–"
 
 
-def build_overview(runs: pd.DataFrame, manifest: Manifest) -> Overview:
+def build_overview(runs: pd.DataFrame, manifest: Manifest,
+                   notes: Sequence[str] = ()) -> Overview:
+    """``notes``: what the store said about the records behind ``runs`` (duplicates, runs left
+    out of the plan), shown as banners so the page says what the command line said."""
     suite = manifest.suite
     status_table, counts = _status_table(runs)
     planned = manifest.plan.runs if manifest.plan is not None else None
@@ -214,7 +217,7 @@ def build_overview(runs: pd.DataFrame, manifest: Manifest) -> Overview:
                 status_table],
         counts=counts,
         partial_reasons=partial,
-        warnings=list(manifest.merge_warnings),
+        warnings=[*manifest.merge_warnings, *notes],
     )
 
 

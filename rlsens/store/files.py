@@ -1,4 +1,5 @@
-"""Writing store files: atomically, with the user's umask, and never losing a finished run.
+"""Writing store files: atomically, with the user's umask, and never losing a finished run;
+reading them without hanging on what is not a file.
 
 Every write goes to a temporary file in the same folder, is fsync'ed, renamed over the final
 name and the folder fsync'ed, so killing the process at any instant leaves either the whole
@@ -11,12 +12,31 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from rlsens.errors import StoreError
 
 FALLBACK_ENV = "RLSENS_FALLBACK_DIR"
+
+
+def read_store_text(path: Path) -> str:
+    """The text of a store file, which must be a regular file (symlinks are followed).
+
+    A FIFO or a device under a record's or the manifest's name (planted in a shared results
+    folder, or a symlink to /dev/zero) would block the reader forever or fill its memory; it
+    is refused with an ``OSError`` instead. Opened non-blocking so that even opening a FIFO
+    returns at once.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        with os.fdopen(fd, "r", encoding="utf-8", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
 
 
 def current_umask() -> int:

@@ -17,11 +17,14 @@ counted once and the duplicate is reported.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+import types
+import typing
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +33,12 @@ import pandas as pd
 
 from rlsens.errors import StoreError
 from rlsens.record import RunResult
-from rlsens.store.files import atomic_write_text, fallback_root, probe_writable
+from rlsens.store.files import (
+    atomic_write_text,
+    fallback_root,
+    probe_writable,
+    read_store_text,
+)
 from rlsens.store.manifest import Manifest, ManifestFormatError, merge_manifests
 from rlsens.tables import build_tables
 from rlsens.timestamp import now_utc_compact
@@ -68,18 +76,71 @@ def _is_number(value: Any) -> bool:
 
 
 def _record_problem(result: RunResult) -> str | None:
-    """What in a parsed record is not the number it must be (analysis would crash on it)."""
-    for key in ("steps", "wall_time_s", "train_time_s"):
-        if not _is_number(getattr(result, key)):
-            return f"`{key}` is {getattr(result, key)!r}, not a number"
+    """What in a parsed record is not of its declared type (status, export and the report
+    would crash on it): every field of the record and of its spec, then the curve's numbers."""
+    problem = _field_problem(result, "")
+    if problem:
+        return problem
     for index, ev in enumerate(result.curve):
-        if not _is_number(ev.step):
-            return f"`curve[{index}].step` is {ev.step!r}, not a number"
         for key in ("returns", "lengths"):
-            values = getattr(ev, key)
-            if not isinstance(values, list) or not values or not all(map(_is_number, values)):
+            if not getattr(ev, key):
                 return f"`curve[{index}].{key}` must be a non-empty list of numbers"
     return None
+
+
+def _field_problem(obj: Any, prefix: str) -> str | None:
+    """The first field of dataclass ``obj`` whose value does not match its annotation."""
+    hints = typing.get_type_hints(type(obj))
+    for item in dataclasses.fields(obj):
+        value = getattr(obj, item.name)
+        if not _matches(value, hints[item.name]):
+            return (f"`{prefix}{item.name}` is {_shown(value)}, not "
+                    f"{_describe(hints[item.name])}")
+        nested = value if dataclasses.is_dataclass(value) else None
+        problem = _field_problem(nested, f"{prefix}{item.name}.") if nested else None
+        for index, element in enumerate(value if isinstance(value, list) else []):
+            if problem is None and dataclasses.is_dataclass(element):
+                problem = _field_problem(element, f"{prefix}{item.name}[{index}].")
+        if problem:
+            return problem
+    return None
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return _is_number(value)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (dict, Mapping):
+        key_type = typing.get_args(hint)[0] if typing.get_args(hint) else Any
+        return isinstance(value, dict) and all(_matches(k, key_type) for k in value)
+    if origin is list:
+        (element,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_matches(v, element) for v in value)
+    return isinstance(value, hint)
+
+
+def _describe(hint: Any) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint))
+    names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+             type(None): "null", dict: "a mapping", Mapping: "a mapping", list: "a list"}
+    origin = typing.get_origin(hint) or hint
+    if origin is list and typing.get_args(hint):
+        return f"a list of {_describe(typing.get_args(hint)[0]).removeprefix('a ')}s"
+    return names.get(origin, getattr(origin, "__name__", str(origin)))
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def merge_tables(loaded: Sequence[StoreTables]) -> StoreTables:
@@ -175,7 +236,7 @@ class ResultStore:
         fix = ("Move it out of the store (its run is redone on the next `rlsens run`) or "
                "restore it from a backup.")
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_store_text(path))
             if not isinstance(data, dict):
                 raise ValueError(f"the file holds a JSON {type(data).__name__}, not a record")
             result = RunResult.from_dict(data)
@@ -187,9 +248,14 @@ class ResultStore:
         problem = _record_problem(result)
         if problem:
             raise StoreError(f"{path}: invalid run record: {problem}. {fix}")
-        if result.run_id != path.stem:
+        try:
+            run_id = result.run_id
+        except ValueError as exc:  # NaN or infinity in the spec: it has no id
+            raise StoreError(f"{path}: invalid run record: its spec cannot be hashed ({exc}). "
+                             f"{fix}") from exc
+        if run_id != path.stem:
             raise StoreError(
-                f"{path}: the record describes run {result.run_id}, not {path.stem}; the file "
+                f"{path}: the record describes run {run_id}, not {path.stem}; the file "
                 "was renamed or edited. Move it out of the store and re-run the suite."
             )
         return result
@@ -214,9 +280,10 @@ class ResultStore:
         if not path.exists():
             return None
         try:
-            return Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
+            return Manifest.from_dict(json.loads(read_store_text(path)))
         except (OSError, ValueError) as exc:
-            problem = exc if isinstance(exc, ManifestFormatError) else f"not valid JSON: {exc}"
+            problem = (exc if isinstance(exc, (ManifestFormatError, OSError))
+                       else f"not valid JSON: {exc}")
             raise StoreError(
                 f"{path}: unreadable manifest ({problem}). The stored runs are intact: move "
                 f"the manifest aside (mv {path} {path}.broken) and run the suite again with "
@@ -240,7 +307,7 @@ class ResultStore:
         stamp = now_utc_compact()
         suite_hash = (manifest.suite.hash if manifest else None) or "unknown"
         target = self.root / MANIFESTS_DIR / f"{stamp}-{suite_hash}.json"
-        atomic_write_text(target, self.manifest_path.read_text(encoding="utf-8"))
+        atomic_write_text(target, read_store_text(self.manifest_path))
         return target
 
     def planned_ids(self) -> list[str] | None:

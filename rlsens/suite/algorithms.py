@@ -136,17 +136,18 @@ def zoo_location(zoo_file: str, suite_path: Path, path: KeyPath, r: Reader) -> P
     allowed += [Path(p).resolve() for p in os.environ.get(ZOO_DIRS_VARIABLE, "").split(
         os.pathsep) if p]
     try:
-        resolved = zoo_path.resolve(strict=True)
-    except (OSError, RuntimeError):
+        resolved = zoo_path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
         resolved = None
-    if resolved is None or not resolved.is_file():
-        raise r.fail(path, f"zoo file {zoo_file!r} not found ({zoo_path})",
-                     hint="zoo paths are relative to the suite file")
-    if not any(resolved.is_relative_to(folder) for folder in allowed):
+    # Containment first: "not found" for a path outside would tell whether it exists.
+    if resolved is not None and not any(resolved.is_relative_to(folder) for folder in allowed):
         raise r.fail(path, f"zoo file {zoo_file!r} lies outside the suite's folder",
                      hint="copy the zoo file next to the suite, or list its folder in the "
                           f"{ZOO_DIRS_VARIABLE} environment variable (separated by "
                           f"{os.pathsep!r})")
+    if resolved is None or not resolved.is_file():
+        raise r.fail(path, f"zoo file {zoo_file!r} not found ({zoo_path})",
+                     hint="zoo paths are relative to the suite file")
     return resolved
 
 
@@ -351,15 +352,15 @@ def _point_value(dim: Dimension, value: Any, path: KeyPath, r: Reader) -> Any:
 
 
 def _check_derived(algorithm: Algorithm, path: KeyPath, r: Reader) -> None:
-    """Fail at load if derived expressions are cyclic or unevaluable at the default point."""
+    """Fail at load if derived expressions are cyclic or unevaluable at the default point, or
+    if the default configuration holds values SB3 refuses together (the planner checks every
+    other point)."""
     try:
         derived_order(algorithm)
     except ExpressionError as exc:
         raise r.fail((*path, "search_space"), str(exc),
                      hint="derived values must form a chain without cycles") from exc
     derived = [n for n, d in algorithm.search_space.items() if isinstance(d, Derived)]
-    if not derived:
-        return
     for env_id in algorithm.environments:
         known = set(algorithm.base_config(env_id)) | set(algorithm.search_space)
         for name in derived:

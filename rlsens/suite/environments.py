@@ -11,6 +11,7 @@ of the process, so ``validate``, ``plan`` and ``run`` in one process build it on
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -21,9 +22,14 @@ from typing import Any
 from rlsens.spec import canonical_json
 from rlsens.vocabulary import CONTINUOUS_ACTIONS_ONLY, DISCRETE_ACTIONS_ONLY
 
-# Packages behind environment families that Gymnasium registers but does not install.
+# Packages behind environment families that Gymnasium registers but does not install, by a
+# pattern of their ids: ale-py registers the ALE/ namespace and the legacy Atari ids that
+# rl-baselines3-zoo and older papers use (PongNoFrameskip-v4, Breakout-ramDeterministic-v4).
+_ATARI_HINT = "Atari environments need ale-py: pip install ale-py (and gymnasium.register_envs)"
 PACKAGE_HINTS = {
-    "ALE/": "Atari environments need ale-py: pip install ale-py (and gymnasium.register_envs)",
+    r"ALE/": _ATARI_HINT,
+    r"[A-Z][A-Za-z]*(-ram)?(NoFrameskip|Deterministic)-v[04]$": _ATARI_HINT,
+    r"[A-Z][A-Za-z]*-ram-v[045]$": _ATARI_HINT,
 }
 MUJOCO_V2_V3_HINT = ("mujoco v2/v3 ids need the unmaintained mujoco-py; use the v5 id instead "
                      "(e.g. Hopper-v5, which needs `pip install mujoco`)")
@@ -49,7 +55,7 @@ class EnvProblem(Exception):
 
 def package_hint(env_id: str) -> str | None:
     """Which package an id of an uninstalled family needs, if rlsens knows it."""
-    return next((hint for prefix, hint in PACKAGE_HINTS.items() if env_id.startswith(prefix)),
+    return next((hint for pattern, hint in PACKAGE_HINTS.items() if re.match(pattern, env_id)),
                 None)
 
 

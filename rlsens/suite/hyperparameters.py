@@ -196,6 +196,46 @@ def check_value(name: str, value: Any) -> str | None:
     return None
 
 
+@cache
+def sb3_default(algo_class: str, name: str) -> Any:
+    """SB3's default for ``name`` in the installed version (``None`` if it has none)."""
+    parameter = inspect.signature(algorithm_class(algo_class).__init__).parameters.get(name)
+    if parameter is None or parameter.default is inspect.Parameter.empty:
+        return None
+    return parameter.default
+
+
+def combination_problem(algo_class: str, config: dict[str, Any]) -> tuple[str, str] | None:
+    """Values that SB3 refuses together, each fine alone, as ``(key, message)``; else None.
+
+    SB3 asserts these when the model is built or training starts, so a suite holding them
+    validates and then every run of it fails. ``config`` is a run's full hyperparameters;
+    what it leaves out takes SB3's default.
+    """
+    def value(name: str) -> Any:
+        return config[name] if name in config else sb3_default(algo_class, name)
+
+    n_envs = config.get("n_envs", 1)
+    if algo_class == "PPO" and value("normalize_advantage"):
+        if value("batch_size") <= 1:
+            return "batch_size", (f"PPO with normalize_advantage (on by default) needs "
+                                  f"batch_size > 1, got {value('batch_size')}")
+        if value("n_steps") * n_envs <= 1:
+            return "n_steps", (f"PPO with normalize_advantage (on by default) needs "
+                               f"n_steps x n_envs > 1, got {value('n_steps')} x {n_envs}")
+    buffer_kwargs = config.get("replay_buffer_kwargs") or {}
+    if config.get("optimize_memory_usage") and buffer_kwargs.get(
+            "handle_timeout_termination", True):
+        return "optimize_memory_usage", (
+            "optimize_memory_usage: true needs replay_buffer_kwargs: "
+            "{handle_timeout_termination: false} (SB3's replay buffer supports only one)")
+    train_freq = config.get("train_freq")
+    if isinstance(train_freq, list) and train_freq[1] == "episode" and n_envs > 1:
+        return "train_freq", (f"train_freq {train_freq} counts episodes, which SB3 allows "
+                              f"with one environment only, got n_envs {n_envs}")
+    return None
+
+
 def value_hint(name: str) -> str:
     """What ``name`` accepts, for error hints."""
     if name in RANGES:

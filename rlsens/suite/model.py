@@ -16,7 +16,12 @@ from typing import Any
 from rlsens.errors import SuiteError
 from rlsens.spec import DEFAULT_TRAINER, EvalProtocol, Resources
 from rlsens.suite.design import Design
-from rlsens.suite.hyperparameters import as_integer_if_whole, check_value, value_hint
+from rlsens.suite.hyperparameters import (
+    as_integer_if_whole,
+    check_value,
+    combination_problem,
+    value_hint,
+)
 from rlsens.suite.loader import Source
 from rlsens.suite.space import ALLOWED_SYNTAX, Derived, Dimension, ExpressionError, Fixed
 from rlsens.vocabulary import noise_problem
@@ -120,13 +125,23 @@ class Algorithm:
                 config[name] = values[name]
         problem = noise_problem(config.get("noise_type"), config.get("noise_std"))
         if problem:
-            path = ("algorithms", self.label, "hyperparameters")
-            message = f"{problem} (on {env_id}, at {dict(point)})"
-            hint = "set both noise_type (normal, ornstein-uhlenbeck, none) and noise_std"
-            if self.source is None:
-                raise SuiteError(message, key=".".join(path), hint=hint)
-            raise self.source.error(path, message, hint=hint)
+            raise self._config_error(
+                ("hyperparameters",), f"{problem} (on {env_id}, at {dict(point)})",
+                "set both noise_type (normal, ornstein-uhlenbeck, none) and noise_std")
+        combination = combination_problem(self.algo_class, config)
+        if combination:
+            key, problem = combination
+            where = ("search_space", key) if key in self.search_space else ("hyperparameters",)
+            raise self._config_error(
+                where, f"{problem} (on {env_id}, at {dict(point)})",
+                "change one of the values; SB3 refuses this combination when the run starts")
         return config
+
+    def _config_error(self, where: tuple[str, ...], message: str, hint: str) -> SuiteError:
+        path = ("algorithms", self.label, *where)
+        if self.source is None:
+            return SuiteError(message, key=".".join(path), hint=hint)
+        return self.source.error(path, message, hint=hint)
 
     def _derived_error(self, name: str, message: str, hint: str) -> SuiteError:
         path = ("algorithms", self.label, "search_space", name, "derived")

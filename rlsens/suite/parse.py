@@ -25,6 +25,7 @@ from rlsens.suite.model import Algorithm, Environment, Seeds, Suite
 from rlsens.suite.reader import Reader, kind
 from rlsens.suite.serialize import suite_dict
 from rlsens.suite.size import check_size
+from rlsens.suite.space import Categorical, Fixed
 
 TOP_KEYS = ("name", "description", "seed", "default_scale", "environments", "algorithms",
             "design", "seeds", "evaluation", "resources", "scales", "limits", "trainer")
@@ -156,6 +157,24 @@ def _check_environments(environments: Mapping[str, Environment],
                              hint="pair continuous-action classes (DDPG, TD3, SAC) with Box "
                                   "action spaces and DQN with Discrete ones; PPO and A2C "
                                   "take both")
+            if not spaces[env_id].continuous_actions and _may_use_sde(algorithm, env_id):
+                where = "search_space" if "use_sde" in algorithm.search_space else (
+                    "hyperparameters")
+                raise r.fail(("algorithms", label, where, "use_sde"),
+                             f"{label} on {env_id}: use_sde (state-dependent exploration) "
+                             f"needs continuous (Box) actions; this environment has "
+                             f"{spaces[env_id].action_space}",
+                             hint="set use_sde: false for discrete-action environments")
+
+
+def _may_use_sde(algorithm: Algorithm, env_id: str) -> bool:
+    """Whether some run of ``algorithm`` on ``env_id`` has ``use_sde: true``."""
+    dim = algorithm.search_space.get("use_sde")
+    if isinstance(dim, Fixed):
+        return dim.value is True
+    if isinstance(dim, Categorical):
+        return any(choice is True for choice in dim.choices)
+    return algorithm.base_config(env_id).get("use_sde") is True
 
 
 def _design(value: Any, r: Reader, limits: PlanLimits) -> Design:
@@ -205,6 +224,9 @@ def _seed_list(value: Any, path: KeyPath, r: Reader, start: int, limits: PlanLim
         return seeds
     count = r.integer(value, path, "number of seeds", minimum=1, maximum=limits.max_seeds,
                       hint=raise_hint("max_seeds", limits.max_seeds))
+    if count > limits.max_runs:  # a raised max_seeds must not build a billion seeds first
+        raise r.fail(path, f"{count} seeds alone plan more than the limit of "
+                           f"{limits.max_runs} runs", hint=raise_hint("max_runs", limits.max_runs))
     if start + count - 1 > MAX_SEED:
         raise r.fail(path, f"seeds {start}..{start + count - 1} go beyond {MAX_SEED}",
                      hint=SEED_HINT)

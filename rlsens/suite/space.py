@@ -342,7 +342,10 @@ ALLOWED_SYNTAX = ("numbers, names of other dimensions or hyperparameters, + - * 
                   "unary -, parentheses, min(), max(), round(), int()")
 
 
-def _parse(expression: str) -> ast.Expression:
+def parse_bounded(expression: str) -> ast.Expression:
+    """``expression`` parsed in ``eval`` mode within the expression limits (length, parts,
+    nesting): Python's parser answers 100 000 unary minuses with a MemoryError, and walking
+    a deep tree recursively hits the recursion limit. Also used for zoo literals."""
     if len(expression) > MAX_EXPRESSION_CHARS:
         raise ExpressionError(f"expression is longer than {MAX_EXPRESSION_CHARS} characters")
     try:
@@ -352,6 +355,11 @@ def _parse(expression: str) -> ast.Expression:
     except (RecursionError, MemoryError, ValueError) as exc:
         raise ExpressionError(f"cannot parse the expression ({type(exc).__name__})") from exc
     _check_size(tree)
+    return tree
+
+
+def _parse(expression: str) -> ast.Expression:
+    tree = parse_bounded(expression)
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             if not (isinstance(node.func, ast.Name) and node.func.id in _FUNCTIONS):

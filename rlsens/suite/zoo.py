@@ -25,6 +25,7 @@ from rlsens.suite.hyperparameters import (
     value_hint,
 )
 from rlsens.suite.loader import Source, numeric_string, read_yaml
+from rlsens.suite.space import ExpressionError, parse_bounded
 from rlsens.vocabulary import ACTIVATIONS, lookup
 
 IGNORED = ("n_timesteps",)
@@ -38,9 +39,9 @@ class LiteralError(ValueError):
 def parse_literal(text: str) -> Any:
     """Parse a zoo Python-literal string such as ``dict(a=1, b=[2, 3], f=nn.ReLU)``."""
     try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError as exc:
-        raise LiteralError(f"cannot parse {text!r}: {exc.msg}") from exc
+        tree = parse_bounded(text)
+    except ExpressionError as exc:
+        raise LiteralError(str(exc)) from exc
     return _literal(tree.body)
 
 
