@@ -7,6 +7,10 @@ layer instead of M small matmuls. Member ``m`` of every stacked tensor is indepe
 every other member: no operation here mixes members, so a member whose numbers go non-finite
 cannot contaminate its neighbours.
 
+A member's numbers must not depend on how many members share its stack (a run is a
+function of its spec, and a group's size is not in it), so every linear layer goes through
+``batched_linear``, which keeps torch on its batched matmul kernel even for a single member.
+
 Measured in this torch build (2.13, CPU, one thread, [32, 64, 64] activations):
 ``torch.tanh`` is not slower than ``torch.sigmoid`` (32 µs vs 42 µs forward, and the
 ``2·sigmoid(2x) − 1`` rewrite is 2.5x slower with its backward), so activations are torch's own.
@@ -30,6 +34,25 @@ ACTIVATIONS: dict[type[nn.Module], Callable[[torch.Tensor], torch.Tensor]] = {
 
 def supported_activation(module: type[nn.Module]) -> bool:
     return module in ACTIVATIONS
+
+
+def batched_linear(bias: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``torch.baddbmm(bias, x, weight)`` whose per-member result does not depend on M.
+
+    torch 2.13 (CPU, MKL) runs ``baddbmm`` and the ``bmm`` of its backward as one batched
+    MKL gemm for M >= 2 but hands a batch of one to plain ``gemm``, which MKL turns into
+    ``gemv`` when a side is 1 (a critic's or Pendulum actor's output layer): that rounds
+    differently (measured 3.8e-6 apart on [64, 64] @ [64, 1]; the forward and the weight
+    gradient differ, for B·in·out >= 400, below which torch uses its own loop for every M).
+    Members 0..63 of groups of 2 to 128 agree bit for bit. So a single member is computed as
+    a batch of two (a zero-stride copy of itself, the second result dropped): its values and
+    gradients are those it gets in any larger group (the dropped copy's gradient is exactly
+    zero), at twice the matmul cost for groups of one only.
+    """
+    if x.shape[0] != 1:
+        return torch.baddbmm(bias, x, weight)
+    pair = (2, -1, -1)
+    return torch.baddbmm(bias.expand(pair), x.expand(pair), weight.expand(pair))[:1]
 
 
 class StackedMLP:
@@ -83,11 +106,10 @@ class StackedMLP:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: ``[M, B, in]`` -> ``[M, B, out]``."""
         for op in self.ops:
-            x = (
-                torch.baddbmm(self.biases[op], x, self.weights[op])
-                if isinstance(op, int)
-                else op(x)
-            )
+            if isinstance(op, int):
+                x = batched_linear(self.biases[op], x, self.weights[op])
+            else:
+                x = op(x)
         return x
 
     def write_member(self, member: int, modules: Sequence[nn.Module]) -> None:
