@@ -139,13 +139,14 @@ def test_batched_rmsprop_is_torch_rmsprop_as_a2c_configures_it() -> None:
 
 
 @pytest.mark.parametrize(
-    "batch,width_in,width_out", [(64, 64, 1), (8, 64, 1), (64, 3, 64), (1, 64, 64)]
+    "batch,width_in,width_out",
+    [(64, 64, 1), (8, 64, 1), (64, 1, 64), (2048, 1, 1), (64, 3, 64), (1, 64, 64), (256, 64, 2)],
 )
 def test_batched_linear_gives_each_member_the_same_bits_at_any_group_size(
     batch: int, width_in: int, width_out: int
 ) -> None:
     """Values and all three gradients of member k are the same whether the stack holds 1, 2,
-    5 or 64 members; [64, 64] @ [64, 1] is the shape where a lone ``baddbmm`` used to differ."""
+    5 or 64 members; the first four shapes are ones where a lone ``baddbmm`` differs."""
     torch.manual_seed(3)
     largest = 64
     x = torch.randn(largest, batch, width_in)
