@@ -2,7 +2,7 @@
 
 rlsens's determinism rule makes a run a function of its spec, and a population group's size is
 not in it. This trains one member (64x64 networks, batch 64, Pendulum-v1; DQN on CartPole-v1)
-in the middle of groups of 1, 2, 3, 5, 8 and 16 other-seeded, other-learning-rate members and
+in the middle of groups of 1, 2, 3, 5, 8, 16 and 64 other-seeded, other-learning-rate members and
 prints, per algorithm, whether its curve equals the curve it has alone. ``--cost`` instead times
 stacks trained with plain ``torch.baddbmm`` against ``stacked.batched_linear`` (which computes a
 lone member as a batch of two, docs/population.md), interleaved in one process, best of two.
@@ -38,7 +38,7 @@ HPS: dict[str, dict[str, object]] = {
     "PPO": {"n_steps": 128, "batch_size": 32, "n_epochs": 2},
     "A2C": {"n_steps": 8},
 }
-SIZES = (1, 2, 3, 5, 8, 16)
+SIZES = (1, 2, 3, 5, 8, 16, 64)
 
 
 def member(algo: str, seed: int, learning_rate: float) -> RunSpec:

@@ -42,15 +42,16 @@ def batched_linear(bias: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) ->
     torch 2.13 (CPU, MKL) runs ``baddbmm`` and the ``bmm`` of its backward as one batched
     MKL gemm for M >= 2 but hands a batch of one to plain ``gemm``, which MKL runs as
     ``gemv`` (or a rank-1 update) when a side of a product is 1: a critic's or value head's
-    output, Pendulum's one action, one observation in a rollout step. That rounds differently
+    output, Pendulum's one action, a one-dimensional observation. That rounds differently
     (3.8e-6 apart on [64, 64] @ [64, 1]): measured over 384 shapes (batch, in, out), the
     forward or a gradient of a lone member differed from the same member in a stack of two
-    in 52, every one of them with a side of 1, and never otherwise; members of stacks of 2 to
-    128 agree bit for bit. So a lone member with a side of 1 is computed as a batch of two
-    (a zero-stride copy of itself, the second result dropped, its gradient exactly zero):
-    it gets the numbers it has in any larger group. Larger groups are untouched.
+    in 52, every one of them with ``in`` or ``out`` 1 (a batch of one row never differed),
+    and never otherwise; members of stacks of 2 to 128 agree bit for bit. So a lone member's
+    layer of width 1 is computed as a batch of two (a zero-stride copy of itself, the second
+    result dropped, its gradient exactly zero): it gets the numbers it has in any larger
+    group. Other layers and larger groups are untouched.
     """
-    if x.shape[0] != 1 or 1 not in (x.shape[1], x.shape[2], weight.shape[2]):
+    if x.shape[0] != 1 or 1 not in (x.shape[2], weight.shape[2]):
         return torch.baddbmm(bias, x, weight)
     pair = (2, -1, -1)
     return torch.baddbmm(bias.expand(pair), x.expand(pair), weight.expand(pair))[:1]
