@@ -141,10 +141,10 @@ class RunGroup:
     for ``resources`` once (the resources of one run: the members share one process, its
     threads and its GPU), and each member is still its own run, record and run id.
 
-    ``stored`` names members already in the result store (a resumed group): they train again,
-    so that the others train in the group they were planned in, but their results are not
-    handed to the sink. Batched float arithmetic can differ in its last bits with the number
-    of members, so only the planned group reproduces an uninterrupted run bit for bit.
+    ``stored`` names members already handed to the sink in this call (a run listed in two
+    units): they train with their group but their results are not handed to the sink again.
+    A resumed group does not need it: it holds only its missing members, whose numbers do not
+    depend on the group's size (``rlsens.plan.groups.pending_groups``).
     """
 
     specs: tuple[RunSpec, ...]

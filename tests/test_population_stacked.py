@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from stable_baselines3.common.utils import polyak_update
 
 from rlsens.trainer.population.adam import BatchedAdam
-from rlsens.trainer.population.stacked import Polyak, StackedMLP, clip_grad_norm
+from rlsens.trainer.population.stacked import Polyak, StackedMLP, batched_linear, clip_grad_norm
 
 LRS = [1e-3, 3e-4, 7.7e-3]
 
@@ -135,3 +136,30 @@ def test_batched_rmsprop_is_torch_rmsprop_as_a2c_configures_it() -> None:
     for m in range(len(LRS)):
         for ours, theirs in zip(stacked, members[m], strict=True):
             assert torch.equal(ours[m].detach(), theirs.detach())
+
+
+@pytest.mark.parametrize(
+    "batch,width_in,width_out",
+    [(64, 64, 1), (8, 64, 1), (64, 1, 64), (2048, 1, 1), (64, 3, 64), (1, 64, 64), (256, 64, 2)],
+)
+def test_batched_linear_gives_each_member_the_same_bits_at_any_group_size(
+    batch: int, width_in: int, width_out: int
+) -> None:
+    """Values and all three gradients of member k are the same whether the stack holds 1, 2,
+    5 or 64 members; the first four shapes are ones where a lone ``baddbmm`` differs."""
+    torch.manual_seed(3)
+    largest = 64
+    x = torch.randn(largest, batch, width_in)
+    weight = torch.randn(largest, width_in, width_out)
+    bias = torch.randn(largest, 1, width_out)
+    upstream = torch.randn(largest, batch, width_out)
+
+    def member_numbers(members: int) -> list[torch.Tensor]:
+        leaves = [t[:members].clone().requires_grad_(True) for t in (bias, x, weight)]
+        out = batched_linear(*leaves)
+        return [out.detach(), *torch.autograd.grad(out, leaves, upstream[:members])]
+
+    reference = member_numbers(largest)
+    for members in (1, 2, 5):
+        for got, want in zip(member_numbers(members), reference, strict=True):
+            assert torch.equal(got, want[:members])
