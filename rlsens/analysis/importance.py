@@ -25,8 +25,10 @@ of Var f explained by the interaction term of the set U (main effects |U| = 1, p
   ``benchmarks/bench_importance.py --per-tree``). ``std`` is the
   bias-corrected infinitesimal-jackknife standard error of the reported share over
   resampling the configurations (Wager, Hastie & Efron 2014): each tree's bootstrap counts
-  against its delta-method contribution to the share. It does not include the surrogate's
-  bias (docs/analysis.md gives the accuracy measured by ``benchmarks/bench_importance.py``).
+  against its delta-method contribution to the share; NaN where the forest's 32 trees are
+  too few to estimate it (the Monte-Carlo correction exceeds the estimate). It does not
+  include the surrogate's bias (docs/analysis.md gives the accuracy measured by
+  ``benchmarks/bench_importance.py``).
 * ``method="auto"``: ``anova`` when the configurations form a full grid, else ``forest``
   (decided per environment; a grid plus an off-grid default configuration is not a full grid).
 
@@ -267,13 +269,17 @@ def _ij_std(counts: np.ndarray, influence: np.ndarray) -> np.ndarray:
     """Bias-corrected infinitesimal-jackknife std of a bagged statistic (Wager et al. 2014).
 
     ``influence`` is trees x statistics: each tree's (linearized) contribution to the
-    statistics. ``V_IJ-U = sum_i Cov_b(N_bi, t_b)^2 - n/B^2 sum_b (t_b - mean t)^2``, clipped at 0.
+    statistics. ``V_IJ-U = sum_i Cov_b(N_bi, t_b)^2 - n/B^2 sum_b (t_b - mean t)^2``. The
+    correction removes the Monte-Carlo noise of B trees; when it exceeds the first term (few
+    trees for the number of configurations) the variance is not estimable from this forest and
+    the std is NaN: clipping it to 0 would claim an exact share, and the uncorrected term
+    overstates the spread several-fold.
     """
     n_trees, n = counts.shape
     centred = influence - influence.mean(axis=0)
     cov = (counts - counts.mean(axis=0)).T @ centred / n_trees
     variance = (cov ** 2).sum(axis=0) - n / n_trees ** 2 * (centred ** 2).sum(axis=0)
-    return np.sqrt(np.maximum(variance, 0.0))
+    return np.sqrt(np.where(variance > 0, variance, np.nan))
 
 
 def _forest_anova(x: np.ndarray, y: np.ndarray, seed: int, n_trees: int,

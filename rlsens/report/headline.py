@@ -145,7 +145,11 @@ def _importance_text(row: dict | None) -> str:
         return "–"
     share = f"{row['term']} {fmt_num(row['importance'], 2)}"
     std = row.get("std")
-    return f"{share} ± {fmt_num(std, 2)} (SE)" if std is not None and np.isfinite(std) else share
+    if std is None:
+        return share
+    if not np.isfinite(std):
+        return f"{share} (SE not estimable)"
+    return f"{share} ± {fmt_num(std, 2)} (SE)"
 
 
 def algorithm_table(algorithms: list[str], sens: pd.DataFrame | None,

@@ -236,9 +236,10 @@ def methods_paragraphs(
                      "configuration "
                      "scores, over the trees' own partitions, under the product of the "
                      "hyperparameters' observed distributions, with the infinitesimal-jackknife "
-                     f"standard error over configurations {cite.cite('wager2014')} as its std; "
-                     "the std does not include the surrogate's bias, which dominates with few "
-                     "configurations per hyperparameter")
+                     f"standard error over configurations {cite.cite('wager2014')} as its std "
+                     "(not estimable, and left empty, where the forest's trees are too few for "
+                     "the number of configurations); the std does not include the surrogate's "
+                     "bias, which dominates with few configurations per hyperparameter")
         hp.append(text + ").")
     if "tuning" in used:
         hp.append("Expected best score after n configurations uses the expected-maximum "
