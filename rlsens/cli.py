@@ -10,7 +10,8 @@ import argparse
 import dataclasses
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -146,11 +147,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    with _token_auth_for_clusters(args.address):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from rlsens.plan import build_plan
     from rlsens.suite import load_suite
     from rlsens.sweep import run_plan
 
-    _token_auth_for_clusters(args.address)
     suite_path = resolve_suite(args.suite)
     suite = load_suite(suite_path, scale=args.scale)
     plan = build_plan(suite, trainer=args.trainer)
@@ -197,15 +202,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _token_auth_for_clusters(address: str | None) -> None:
-    """Send Ray's auth token to an existing cluster that expects one.
+@contextmanager
+def _token_auth_for_clusters(address: str | None) -> Iterator[None]:
+    """Send Ray's auth token to an existing cluster that expects one, for this run only.
 
     Clusters started with `ray start` require token authentication when ~/.ray/auth_token
     exists, and a driver given an explicit address only sends the token if RAY_AUTH_MODE is
-    set before Ray is imported, which happens later, inside the executor.
+    set before Ray is imported, which happens later, inside the executor. The variable is
+    removed afterwards, so a later local run in the same process (a notebook, a test) does not
+    inherit a token mode meant for a cluster.
     """
-    if (address or os.environ.get("RAY_ADDRESS")) and (Path.home() / ".ray/auth_token").exists():
-        os.environ.setdefault("RAY_AUTH_MODE", "token")
+    wanted = (address or os.environ.get("RAY_ADDRESS")) and (
+        Path.home() / ".ray/auth_token").exists()
+    if not wanted or "RAY_AUTH_MODE" in os.environ:
+        yield
+        return
+    os.environ["RAY_AUTH_MODE"] = "token"
+    try:
+        yield
+    finally:
+        os.environ.pop("RAY_AUTH_MODE", None)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pathlib
 import shutil
 from pathlib import Path
@@ -75,6 +76,23 @@ def test_malformed_ray_address_is_refused_before_the_store(
     err = capsys.readouterr().err
     assert "is not one rlsens can use" in err and "Traceback" not in err
     assert not results.exists()
+
+
+def test_cluster_token_mode_does_not_outlive_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`rlsens run --address` turns on Ray's token mode when ~/.ray/auth_token exists; a later
+    local run in the same process (a notebook, the test suite) must not inherit it, or its own
+    instance refuses it ("Authentication token is missing or incorrect")."""
+    (tmp_path / ".ray").mkdir()
+    (tmp_path / ".ray" / "auth_token").write_text("0" * 64)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    command = ["run", str(SMOKE), "--scale", "tiny", "--no-progress", "--results",
+               str(tmp_path / "results"), "--address", "garbage:99999"]
+    assert main(command) == 2
+    capsys.readouterr()
+    assert "RAY_AUTH_MODE" not in os.environ
 
 
 def test_report_reps_are_bounded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
