@@ -10,7 +10,7 @@ streams than SB3, so the two are different samples of the same algorithm; a fait
 population trainer shows no systematic difference.
 
 Usage: .venv/bin/python benchmarks/compare_population.py --algo DDPG [--env Pendulum-v1]
-       [--seeds 16] [--budget N] [--smoke]
+       [--seeds 16] [--budget N] [--config I] [--smoke]
 Costs: --seeds 16 at the zoo-like default budgets is hours of CPU for the sb3 side;
 --smoke (2 seeds, tiny budget) only checks that the comparison runs.
 """
@@ -116,6 +116,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=16)
     parser.add_argument("--budget", type=int, default=None)
     parser.add_argument("--smoke", action="store_true", help="2 seeds, tiny budget")
+    parser.add_argument(
+        "--config", type=int, default=None, help="only this configuration (one process per core)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = 2 if args.smoke else args.seeds
@@ -133,6 +136,8 @@ def main() -> None:
     print("| config | trainer | n | mean final | 95% CI | diff (pop - sb3) [95% CI] | Welch p |")
     print("|---|---|---|---|---|---|---|")
     for index, hps in enumerate(configs):
+        if args.config is not None and index != args.config:
+            continue
         scores: dict[str, np.ndarray] = {}
         began = time.monotonic()
         pop = train_group(

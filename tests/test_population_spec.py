@@ -11,12 +11,13 @@ import pytest
 from rlsens.record import RunResult
 from rlsens.spec import RunSpec
 
-REFERENCE = Path(__file__).resolve().parents[1] / "results" / "reference" / "ddpg" / "runs"
+# A record written by the sb3 trainer before the trainer entered the spec (from the first
+# committed ddpg reference store): its run id must stay what it was.
+SB3_RECORD = Path(__file__).resolve().parent / "data" / "sb3_record_b12f99a1bdc417b1.json"
 
 
 def _reference_record() -> dict:
-    path = REFERENCE / "b1" / "b12f99a1bdc417b1.json"
-    return json.loads(path.read_text())
+    return json.loads(SB3_RECORD.read_text())
 
 
 def test_stored_sb3_run_ids_are_unchanged() -> None:
