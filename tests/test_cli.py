@@ -22,6 +22,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "suites" / "smoke.yaml"
 
 
+def test_output_cut_short_by_its_reader_is_not_a_traceback() -> None:
+    """`rlsens plan ddpg | head -1`: the reader closes the pipe before the plan is printed."""
+    proc = subprocess.Popen([sys.executable, "-m", "rlsens", "plan", str(SMOKE)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
 def test_validate_and_plan(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(SMOKE), "--scale", "tiny"]) == 0
     assert "ok" in capsys.readouterr().out

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rlsens.plan import build_plan, estimate_cpu_seconds
+from rlsens.plan import build_plan, estimate_group_cpu_seconds
 from rlsens.suite import load_suite
 
 SUITES = sorted((Path(__file__).resolve().parents[1] / "suites").glob("*.yaml"))
@@ -52,7 +52,8 @@ def test_quick_scale(path):
         assert len(algorithm.environments) >= 2, f"{label}: quick needs 2 environments"
     seeds_per_config = Counter((r.algorithm, r.env_id, r.config_id) for r in plan.runs)
     assert min(seeds_per_config.values()) >= 3
-    minutes = sum(estimate_cpu_seconds(r) for r in plan.runs) / QUICK_CORES / 60
+    # The plan's own estimate: population groups (trainer: auto) at their group cost.
+    minutes = sum(estimate_group_cpu_seconds(g.specs) for g in plan.groups) / QUICK_CORES / 60
     assert minutes <= QUICK_MINUTES, f"quick scale estimated at {minutes:.1f} min on 2 cores"
 
 
