@@ -185,9 +185,13 @@ def test_ray_local_instance_with_real_trainer():
 
 DRIVER = textwrap.dedent(
     """
-    import json, os, sys
+    import json, os, signal, sys
     from pathlib import Path
     sys.path.insert(0, {tests!r})
+    # A test run started as a background job (`make test &`, nohup) passes SIGINT down ignored,
+    # and Python then installs no KeyboardInterrupt handler; a terminal's Ctrl-C reaches a
+    # foreground driver with it installed, which is what this driver stands for.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import ray
     import execute_helpers as helpers
     from rlsens.execute import execute
