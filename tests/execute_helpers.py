@@ -171,3 +171,20 @@ def ray_head(env: Mapping[str, str] | None = None, num_cpus: int = 2) -> Iterato
         with contextlib.suppress(ProcessLookupError):
             os.killpg(head.pid, signal.SIGKILL)  # stragglers of that group, if any
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def sigkill_driver_once_stored(command: list[str], cwd: Path, results: Path, stored: int,
+                               poll_s: float = 0.1) -> list[str]:
+    """Start an ``rlsens run`` driver in its own session and SIGKILL its whole process group
+    (driver, Ray, workers) once ``results`` holds ``stored`` records, or after 240 s; return
+    the ids stored at that instant. A driver killed mid-sweep is what resume must survive."""
+    from rlsens.store import ResultStore
+
+    proc = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    while len(ResultStore(results).stored_ids()) < stored and time.time() < deadline:
+        time.sleep(poll_s)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return ResultStore(results).stored_ids()

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import execute_helpers as helpers
 import pandas as pd
 import pytest
 
@@ -111,15 +109,8 @@ def test_sigkill_driver_then_resume_equals_uninterrupted_run(tmp_path: Path) -> 
     killed, clean = tmp_path / "killed", tmp_path / "clean"
     command = [sys.executable, "-m", "rlsens", "run", str(SMOKE), "--scale", "tiny",
                "--no-progress", "--max-concurrent", "2"]
-    proc = subprocess.Popen([*command, "--results", str(killed)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    deadline = time.time() + 240
-    while len(ResultStore(killed).stored_ids()) < 3 and time.time() < deadline:
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    partial = ResultStore(killed).stored_ids()
+    partial = helpers.sigkill_driver_once_stored([*command, "--results", str(killed)], ROOT,
+                                                 killed, stored=3, poll_s=0.2)
     assert 3 <= len(partial) < 16, "the kill should land mid-sweep"
 
     resumed = subprocess.run([*command, "--results", str(killed)], cwd=ROOT,

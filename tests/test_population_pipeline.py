@@ -9,12 +9,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import execute_helpers as helpers
 import pandas as pd
 import pytest
 import ray
@@ -365,14 +364,7 @@ def test_sigkill_driver_mid_sweep_then_resume_loses_and_duplicates_nothing(
     killed = tmp_path / "killed"
     command = [sys.executable, "-m", "rlsens", "run", str(write_suite(tmp_path)),
                "--no-progress", "--max-concurrent", "1", "--results", str(killed)]
-    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 240
-    while len(ResultStore(killed).stored_ids()) < 2 and time.time() < deadline:
-        time.sleep(0.1)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    partial = ResultStore(killed).stored_ids()
+    partial = helpers.sigkill_driver_once_stored(command, ROOT, killed, stored=2)
     assert 2 <= len(partial) < 8, "the kill should land mid-sweep"
 
     resumed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
