@@ -10,14 +10,23 @@ streams than SB3, so the two are different samples of the same algorithm; a fait
 population trainer shows no systematic difference.
 
 Usage: .venv/bin/python benchmarks/compare_population.py --algo DDPG [--env Pendulum-v1]
-       [--seeds 16] [--budget N] [--config I] [--smoke]
+       [--seeds 16] [--budget N] [--config I] [--trainers sb3,population] [--scores DIR]
+       [--smoke]
 Costs: --seeds 16 at the zoo-like default budgets is hours of CPU for the sb3 side;
 --smoke (2 seeds, tiny budget) only checks that the comparison runs.
+
+With ``--scores DIR`` every finished run's final score is kept in a JSON file per
+configuration and trainer, so the hours of sb3 runs survive an interruption (rerun the same
+command to go on) and the two trainers can run in separate processes: ``--trainers sb3`` in
+one, ``--trainers population`` in another, then either command prints the table once both
+files are complete.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import sys
 import time
 from pathlib import Path
@@ -103,6 +112,40 @@ def make_spec(algo: str, env: str, hps: dict, seed: int, budget: int, trainer: s
     )
 
 
+def trained_scores(
+    algo: str, env: str, hps: dict, seeds: int, budget: int, trainer: str, cache: Path | None
+) -> dict[int, float | None]:
+    """Final score per seed, trained now or read back from ``cache`` (one JSON per trainer)."""
+    done: dict[int, float | None] = {}
+    if cache is not None and cache.exists():
+        done = {int(k): v for k, v in json.loads(cache.read_text()).items()}
+
+    def keep() -> None:
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.with_suffix(".tmp").write_text(json.dumps(done, indent=1, sort_keys=True))
+            cache.with_suffix(".tmp").replace(cache)
+
+    missing = [s for s in range(seeds) if s not in done]
+    if not missing:
+        return done
+    specs = [make_spec(algo, env, hps, s, budget, trainer) for s in missing]
+    if trainer == "population":
+        results = train_group(specs)
+    else:
+        results = []
+        for spec in specs:
+            results.append(train(spec))
+            done[spec.seed] = results[-1].score_final
+            keep()
+    bad = [r.status for r in results if r.status != "ok"]
+    if bad:
+        print(f"  {trainer}: {len(bad)} runs not ok ({sorted(set(bad))})", file=sys.stderr)
+    done.update({spec.seed: r.score_final for spec, r in zip(specs, results, strict=True)})
+    keep()
+    return done
+
+
 def mean_ci(scores: np.ndarray) -> tuple[float, float, float]:
     replicates = stratified_bootstrap([scores], batched_mean, reps=10_000, seed=0)
     low, high = percentile_interval(replicates)
@@ -119,6 +162,13 @@ def main() -> None:
     parser.add_argument(
         "--config", type=int, default=None, help="only this configuration (one process per core)"
     )
+    parser.add_argument(
+        "--trainers",
+        type=lambda text: set(text.split(",")),
+        default={"sb3", "population"},
+        help="which trainers to train now (the others are read from --scores)",
+    )
+    parser.add_argument("--scores", type=Path, default=None, help="keep final scores here")
     args = parser.parse_args()
     torch.set_num_threads(1)
     seeds = 2 if args.smoke else args.seeds
@@ -140,15 +190,24 @@ def main() -> None:
             continue
         scores: dict[str, np.ndarray] = {}
         began = time.monotonic()
-        pop = train_group(
-            [make_spec(args.algo, args.env, hps, s, budget, "population") for s in range(seeds)]
-        )
-        sb3 = [train(make_spec(args.algo, args.env, hps, s, budget, "sb3")) for s in range(seeds)]
-        for name, results in (("population", pop), ("sb3", sb3)):
-            bad = [r.status for r in results if r.status != "ok"]
-            if bad:
-                print(f"  {name}: {len(bad)} runs not ok ({sorted(set(bad))})", file=sys.stderr)
-            scores[name] = np.array([r.score_final for r in results if r.score_final is not None])
+        for trainer in ("population", "sb3"):
+            cache = None
+            if args.scores is not None:
+                tag = hashlib.sha256(json.dumps(hps, sort_keys=True).encode()).hexdigest()[:8]
+                name = f"{args.algo}-{args.env}-{budget}-c{index}-{tag}-{trainer}.json"
+                cache = args.scores / name
+            if trainer in args.trainers:
+                per_seed = trained_scores(args.algo, args.env, hps, seeds, budget, trainer, cache)
+            elif cache is not None and cache.exists():
+                per_seed = {int(k): v for k, v in json.loads(cache.read_text()).items()}
+            else:
+                per_seed = {}
+            finals = [per_seed.get(s) for s in range(seeds)]
+            scores[trainer] = np.array([f for f in finals if f is not None], dtype=float)
+        print(f"  (configuration {index}: {time.monotonic() - began:.0f} s)", file=sys.stderr)
+        if min(scores["population"].size, scores["sb3"].size) < 2:
+            print(f"| {index} | (waiting for both trainers' scores) |||||")
+            continue
         test = compare([scores["population"]], [scores["sb3"]], test="welch")
         for name in ("population", "sb3"):
             mean, low, high = mean_ci(scores[name])
@@ -164,7 +223,6 @@ def main() -> None:
                 f"| {index} | {name} | {scores[name].size} | {mean:.1f} | "
                 f"[{low:.1f}, {high:.1f}] | {diff} |"
             )
-        print(f"  (configuration {index}: {time.monotonic() - began:.0f} s)", file=sys.stderr)
 
 
 if __name__ == "__main__":

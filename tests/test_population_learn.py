@@ -1,0 +1,300 @@
+"""Whole-run faithfulness: a member trained in a population is SB3's own ``learn()`` of its run.
+
+The update-level tests pin one gradient step; these pin the loop around them (warm-up, when
+training starts, how often and how many updates, learning-rate schedules against progress,
+noise draws and resets at episode ends, timeouts, terminal observations, target updates and
+policy delays over many calls) by training a member for hundreds of steps beside other members
+with different hyperparameters, then running SB3's ``learn()`` for the same run with SB3's
+process-wide random draws (action noise, replay indices, target-policy noise, SAC's
+reparameterisation; PPO's and A2C's action samples and minibatch orders) answered from the
+member's own streams. Both then hold the same replay buffer, the same weights, and act alike
+once the member's weights are written back for evaluation, to float tolerance.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.buffers import ReplayBuffer
+
+from rlsens.spec import EvalProtocol, RunSpec
+from rlsens.trainer.population.group import OFF_POLICY
+from rlsens.trainer.population.members import Member, build_member
+from rlsens.trainer.population.offpolicy import OffPolicyLoop, SACNetworks, TD3Networks
+from rlsens.trainer.population.ppo import ActorCriticNetworks, OnPolicyLoop
+from rlsens.trainer.population.progress import GroupProgress
+from rlsens.trainer.population.stacked import StackedMLP
+from rlsens.trainer.population.streams import MemberRandom, uniform_indices
+
+BUDGET = 460  # past two of Pendulum's 200-step time limits, ~360 steps of training
+BATCH = 16
+ACT = 1
+# Float rounding of batched matmuls against SB3's ``Linear`` compounds over hundreds of
+# updates and the trajectories they steer; a wrong loop detail moves numbers by far more.
+ATOL = 1e-3
+# The on-policy loops make a few dozen updates and agree to ~1e-7; a lost detail (a timeout's
+# bootstrapped value, one schedule step) moves weights by ~1e-4, so their bound is tight.
+ON_POLICY_ATOL = 1e-5
+
+
+OFF_POLICY_BASE = {"batch_size": BATCH, "buffer_size": 1000, "learning_starts": 100}
+# 8 rollouts of 64 steps (past BUDGET, as SB3 rounds up to whole rollouts), 4 minibatches each.
+BASE = {
+    "PPO": {"n_steps": 64, "batch_size": BATCH, "n_epochs": 3},
+    "A2C": {"n_steps": 64},
+}
+
+
+def spec(algo_class: str, seed: int, **hps: object) -> RunSpec:
+    return RunSpec(
+        suite="t",
+        algorithm=algo_class.lower(),
+        algo_class=algo_class,
+        env_id="Pendulum-v1",
+        hyperparameters={"net_arch": [16, 16], **BASE.get(algo_class, OFF_POLICY_BASE), **hps},
+        seed=seed,
+        budget=BUDGET,
+        eval=EvalProtocol(every=BUDGET, episodes=1, final=1),
+    )
+
+
+@pytest.fixture
+def built() -> Iterator[list[Member]]:
+    made: list[Member] = []
+    yield made
+    for member in made:
+        member.close()
+
+
+def population(built: list[Member], specs: list[RunSpec]) -> OffPolicyLoop | OnPolicyLoop:
+    members = [build_member(s, "cpu") for s in specs]
+    built.extend(members)
+    progress = GroupProgress(members, start=0.0)
+    loop_class = OffPolicyLoop if specs[0].algo_class in OFF_POLICY else OnPolicyLoop
+    loop = loop_class(members, progress, "cpu")
+    loop.learn()
+    return loop
+
+
+def sb3_learn(
+    built: list[Member], run: RunSpec, monkeypatch: pytest.MonkeyPatch
+) -> tuple[object, ReplayBuffer | None]:
+    """SB3's ``learn()`` of ``run`` with its random draws taken from the member's streams."""
+    member = build_member(run, "cpu")
+    built.append(member)
+    model = member.model
+    streams = MemberRandom([run.seed])
+    if run.algo_class not in OFF_POLICY:
+        # The rollout's Gaussian actions, and RolloutBuffer.get's minibatch order per epoch.
+        monkeypatch.setattr(
+            torch.distributions.Normal,
+            "rsample",
+            lambda dist, sample_shape=(): (
+                dist.loc
+                + torch.as_tensor(streams.normal("actions", (ACT,)), dtype=dist.loc.dtype)
+                * dist.scale
+            ),
+        )
+        monkeypatch.setattr(
+            np.random, "permutation", lambda n: streams.permutations("minibatches", n)[0]
+        )
+        model.learn(total_timesteps=run.budget)
+        monkeypatch.undo()
+        return model, None
+    buffer = ReplayBuffer(1000, model.observation_space, model.action_space, device="cpu")
+    model.replay_buffer = buffer  # type: ignore[attr-defined]
+
+    def sample(batch_size: int, env: object = None) -> object:
+        upper = buffer.buffer_size if buffer.full else buffer.pos
+        indices = uniform_indices(streams.uniform("replay", (batch_size,))[0], upper)
+        return buffer._get_samples(indices, env=env)
+
+    monkeypatch.setattr(buffer, "sample", sample)
+    # SB3's noise classes call ``np.random.normal(mu, sigma)`` / ``np.random.normal(size=)``.
+    monkeypatch.setattr(
+        np.random,
+        "normal",
+        lambda loc=0.0, scale=1.0, size=None: (
+            loc + scale * streams.normal("action_noise", (ACT,))[0]
+        ),
+    )
+
+    def normal_(tensor: torch.Tensor, mean: float = 0.0, std: float = 1.0, **_: object) -> object:
+        z = torch.as_tensor(streams.normal("target_noise", (BATCH, ACT))[0], dtype=torch.float32)
+        return tensor.copy_(z * std + mean)
+
+    # TD3's target smoothing: ``actions.clone().data.normal_(0, target_policy_noise)``.
+    monkeypatch.setattr(torch.Tensor, "normal_", normal_)
+    training_draws = itertools.cycle(["actor", "next_actor"])
+
+    def rsample(dist: torch.distributions.Normal, sample_shape: object = ()) -> torch.Tensor:
+        if dist.loc.shape[0] == 1:  # one observation: the exploration action
+            z = streams.normal("explore", (ACT,))[0][None]
+        else:  # SAC.train: the actor's actions, then the next actions
+            z = streams.normal(next(training_draws), (BATCH, ACT))[0]
+        return dist.loc + torch.as_tensor(z, dtype=dist.loc.dtype) * dist.scale
+
+    monkeypatch.setattr(torch.distributions.Normal, "rsample", rsample)
+    model.learn(total_timesteps=run.budget)
+    monkeypatch.undo()
+    return model, buffer
+
+
+def assert_member_equals(
+    net: StackedMLP, i: int, modules: torch.nn.Module, atol: float = ATOL
+) -> None:
+    linears = [m for m in modules if isinstance(m, torch.nn.Linear)]
+    for layer, weight, bias in zip(linears, net.weights, net.biases, strict=True):
+        torch.testing.assert_close(weight[i].t(), layer.weight, rtol=0, atol=atol)
+        torch.testing.assert_close(bias[i, 0], layer.bias, rtol=0, atol=atol)
+
+
+def assert_buffers_equal(loop: OffPolicyLoop, i: int, buffer: ReplayBuffer) -> None:
+    assert buffer.pos == loop.buffers.pos == BUDGET
+    for name in ("observations", "next_observations", "actions", "rewards", "dones", "timeouts"):
+        ours = getattr(loop.buffers, name)[i, :BUDGET].numpy()
+        theirs = getattr(buffer, name)[:BUDGET, 0].reshape(ours.shape)
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=ATOL, err_msg=name)
+    assert buffer.timeouts[:BUDGET, 0].sum() == 2
+
+
+def assert_acts_alike(
+    loop: OffPolicyLoop | OnPolicyLoop, i: int, model: object, atol: float
+) -> None:
+    """What evaluation sees: the member's weights written back into its SB3 policy act as the
+    SB3-trained policy does (deterministic actions on observations across the space)."""
+    loop.networks.write_member(i)
+    obs = np.random.default_rng(0).uniform(-1, 1, (64, 3)).astype(np.float32) * [1, 1, 8]
+    ours, _ = loop.members[i].model.predict(obs, deterministic=True)
+    theirs, _ = model.predict(obs, deterministic=True)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=atol)
+
+
+def first_linear(modules: torch.nn.Module) -> torch.Tensor:
+    return next(m for m in modules if isinstance(m, torch.nn.Linear)).weight.detach().clone()
+
+
+CASES: dict[str, tuple[str, list[dict]]] = {
+    # DDPG: OU noise (stateful, reset at each episode end) and a linear learning-rate schedule.
+    "ddpg": (
+        "DDPG",
+        [
+            dict(noise_type="normal", noise_std=0.1, learning_rate=1e-3, tau=0.005),
+            dict(
+                noise_type="ornstein-uhlenbeck",
+                noise_std=0.3,
+                learning_rate="lin_3e-3",
+                tau=0.02,
+                gamma=0.95,
+            ),
+        ],
+    ),
+    # TD3: updates every 2 steps, 2 of them, policy delay 2, target smoothing noise.
+    "td3": (
+        "TD3",
+        [
+            dict(noise_type="normal", noise_std=0.1, target_policy_noise=0.2),
+            dict(noise_type="normal", noise_std=0.3, target_policy_noise=0.1, learning_rate=3e-3),
+        ],
+    ),
+    # SAC: tuned entropy coefficient, target updates every 2 gradient steps.
+    "sac": (
+        "SAC",
+        [
+            dict(learning_rate=1e-3, target_update_interval=2),
+            dict(learning_rate="lin_3e-3", tau=0.02, target_update_interval=2),
+        ],
+    ),
+}
+ON_POLICY_CASES: dict[str, tuple[str, list[dict]]] = {
+    # PPO: schedules of the learning rate and clip range, value clipping, entropy bonus.
+    "ppo": (
+        "PPO",
+        [
+            dict(learning_rate=1e-3, clip_range=0.2, clip_range_vf=0.5, gae_lambda=0.95, gamma=0.9),
+            dict(
+                learning_rate="lin_3e-3",
+                clip_range="lin_0.1",
+                clip_range_vf=0.2,
+                ent_coef=0.01,
+                gae_lambda=0.8,
+            ),
+        ],
+    ),
+    # A2C: RMSprop, one update per rollout on the whole (permuted) rollout.
+    "a2c": (
+        "A2C",
+        [
+            dict(learning_rate=7e-4, ent_coef=0.0),
+            dict(learning_rate="lin_2e-3", ent_coef=0.01, vf_coef=0.25, max_grad_norm=0.1),
+        ],
+    ),
+}
+SCHEDULE = {"TD3": dict(train_freq=2, gradient_steps=2, policy_delay=2)}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_member_trains_as_sb3_learn_does(
+    built: list[Member], monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    algo_class, configs = CASES[case]
+    schedule = SCHEDULE.get(algo_class, {})
+    specs = [spec(algo_class, 30 + j, **c, **schedule) for j, c in enumerate(configs)]
+    loop = population(built, specs)
+    networks = loop.networks
+    for i, run in enumerate(specs):
+        model, buffer = sb3_learn(built, run, monkeypatch)
+        assert_buffers_equal(loop, i, buffer)
+        actor = model.actor.latent_pi if algo_class == "SAC" else model.actor.mu  # type: ignore[attr-defined]
+        untrained = build_member(run, "cpu")
+        built.append(untrained)
+        initial = untrained.model.actor  # type: ignore[attr-defined]
+        initial_first = first_linear(initial.latent_pi if algo_class == "SAC" else initial.mu)
+        # Guard against a vacuous comparison: training moved the weights past ATOL.
+        assert (first_linear(actor) - initial_first).abs().max() > 10 * ATOL
+        if isinstance(networks, TD3Networks):
+            assert_member_equals(networks.actor, i, model.actor.mu)  # type: ignore[attr-defined]
+            assert_member_equals(networks.actor_target, i, model.actor_target.mu)  # type: ignore[attr-defined]
+        else:
+            assert isinstance(networks, SACNetworks)
+            assert_member_equals(networks.latent, i, model.actor.latent_pi)  # type: ignore[attr-defined]
+            assert_member_equals(networks.mu, i, [model.actor.mu])  # type: ignore[attr-defined]
+            ent = networks.log_ent_coef[i].reshape(())
+            torch.testing.assert_close(ent, model.log_ent_coef.reshape(()), rtol=0, atol=ATOL)  # type: ignore[attr-defined]
+        assert_acts_alike(loop, i, model, ATOL)
+        for k, q in enumerate(model.critic.q_networks):  # type: ignore[attr-defined]
+            assert_member_equals(networks.critics.online[k], i, q)
+            assert_member_equals(networks.critics.target[k], i, model.critic_target.q_networks[k])  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("case", sorted(ON_POLICY_CASES))
+def test_a_member_trains_as_sb3_on_policy_learn_does(
+    built: list[Member], monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    algo_class, configs = ON_POLICY_CASES[case]
+    specs = [spec(algo_class, 40 + j, **c) for j, c in enumerate(configs)]
+    loop = population(built, specs)
+    networks = loop.networks
+    assert isinstance(networks, ActorCriticNetworks)
+    for i, run in enumerate(specs):
+        model, _ = sb3_learn(built, run, monkeypatch)
+        policy = model.policy  # type: ignore[attr-defined]
+        untrained = build_member(run, "cpu")
+        built.append(untrained)
+        moved = first_linear(policy.mlp_extractor.policy_net) - first_linear(
+            untrained.model.policy.mlp_extractor.policy_net
+        )
+        assert moved.abs().max() > 1000 * ON_POLICY_ATOL
+        atol = ON_POLICY_ATOL
+        assert_member_equals(networks.pi, i, policy.mlp_extractor.policy_net, atol)
+        assert_member_equals(networks.vf, i, policy.mlp_extractor.value_net, atol)
+        assert_member_equals(networks.action_net, i, [policy.action_net], atol)
+        assert_member_equals(networks.value_net, i, [policy.value_net], atol)
+        torch.testing.assert_close(
+            networks.log_std[i, 0].detach(), policy.log_std.detach(), rtol=0, atol=atol
+        )
+        assert_acts_alike(loop, i, model, atol)
