@@ -24,7 +24,12 @@ from stable_baselines3.common.buffers import ReplayBuffer
 from rlsens.spec import EvalProtocol, RunSpec
 from rlsens.trainer.population.group import OFF_POLICY
 from rlsens.trainer.population.members import Member, build_member
-from rlsens.trainer.population.offpolicy import OffPolicyLoop, SACNetworks, TD3Networks
+from rlsens.trainer.population.offpolicy import (
+    DQNNetworks,
+    OffPolicyLoop,
+    SACNetworks,
+    TD3Networks,
+)
 from rlsens.trainer.population.ppo import ActorCriticNetworks, OnPolicyLoop
 from rlsens.trainer.population.progress import GroupProgress
 from rlsens.trainer.population.stacked import StackedMLP
@@ -49,12 +54,16 @@ BASE = {
 }
 
 
+# DQN acts in a discrete space: CartPole-v1, whose episodes end by termination.
+ENVS = {"DQN": "CartPole-v1"}
+
+
 def spec(algo_class: str, seed: int, **hps: object) -> RunSpec:
     return RunSpec(
         suite="t",
         algorithm=algo_class.lower(),
         algo_class=algo_class,
-        env_id="Pendulum-v1",
+        env_id=ENVS.get(algo_class, "Pendulum-v1"),
         hyperparameters={"net_arch": [16, 16], **BASE.get(algo_class, OFF_POLICY_BASE), **hps},
         seed=seed,
         budget=BUDGET,
@@ -114,6 +123,8 @@ def sb3_learn(
         return buffer._get_samples(indices, env=env)
 
     monkeypatch.setattr(buffer, "sample", sample)
+    # DQN.predict's epsilon-greedy test, ``np.random.rand() < exploration_rate``.
+    monkeypatch.setattr(np.random, "rand", lambda: streams.uniform("epsilon", ())[0])
     # SB3's noise classes call ``np.random.normal(mu, sigma)`` / ``np.random.normal(size=)``.
     monkeypatch.setattr(
         np.random,
@@ -159,7 +170,10 @@ def assert_buffers_equal(loop: OffPolicyLoop, i: int, buffer: ReplayBuffer) -> N
         ours = getattr(loop.buffers, name)[i, :BUDGET].numpy()
         theirs = getattr(buffer, name)[:BUDGET, 0].reshape(ours.shape)
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=ATOL, err_msg=name)
-    assert buffer.timeouts[:BUDGET, 0].sum() == 2
+    if loop.discrete:
+        assert buffer.dones[:BUDGET, 0].sum() > 3 and buffer.timeouts[:BUDGET, 0].sum() == 0
+    else:
+        assert buffer.timeouts[:BUDGET, 0].sum() == 2
 
 
 def assert_acts_alike(
@@ -168,10 +182,19 @@ def assert_acts_alike(
     """What evaluation sees: the member's weights written back into its SB3 policy act as the
     SB3-trained policy does (deterministic actions on observations across the space)."""
     loop.networks.write_member(i)
-    obs = np.random.default_rng(0).uniform(-1, 1, (64, 3)).astype(np.float32) * [1, 1, 8]
+    dims = loop.members[i].model.observation_space.shape
+    obs = np.random.default_rng(0).uniform(-1, 1, (64, *dims)).astype(np.float32)
     ours, _ = loop.members[i].model.predict(obs, deterministic=True)
     theirs, _ = model.predict(obs, deterministic=True)  # type: ignore[attr-defined]
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=atol)
+
+
+def policy_net(model: object) -> torch.nn.Module:
+    """The network that acts: DQN's Q-network, SAC's actor body, DDPG's / TD3's actor."""
+    if hasattr(model, "q_net"):
+        return model.q_net.q_net
+    actor = model.actor  # type: ignore[attr-defined]
+    return actor.latent_pi if hasattr(actor, "latent_pi") else actor.mu
 
 
 def first_linear(modules: torch.nn.Module) -> torch.Tensor:
@@ -207,6 +230,21 @@ CASES: dict[str, tuple[str, list[dict]]] = {
         [
             dict(learning_rate=1e-3, target_update_interval=2),
             dict(learning_rate="lin_3e-3", tau=0.02, target_update_interval=2),
+        ],
+    ),
+    # DQN: epsilon-greedy over a decaying exploration rate, updates every 4 steps, target
+    # updates every 50 env steps.
+    "dqn": (
+        "DQN",
+        [
+            dict(learning_rate=1e-3, exploration_fraction=0.5, target_update_interval=50),
+            dict(
+                learning_rate="lin_3e-3",
+                exploration_fraction=0.8,
+                exploration_final_eps=0.1,
+                gamma=0.95,
+                target_update_interval=50,
+            ),
         ],
     ),
 }
@@ -249,13 +287,16 @@ def test_a_member_trains_as_sb3_learn_does(
     for i, run in enumerate(specs):
         model, buffer = sb3_learn(built, run, monkeypatch)
         assert_buffers_equal(loop, i, buffer)
-        actor = model.actor.latent_pi if algo_class == "SAC" else model.actor.mu  # type: ignore[attr-defined]
         untrained = build_member(run, "cpu")
         built.append(untrained)
-        initial = untrained.model.actor  # type: ignore[attr-defined]
-        initial_first = first_linear(initial.latent_pi if algo_class == "SAC" else initial.mu)
         # Guard against a vacuous comparison: training moved the weights past ATOL.
-        assert (first_linear(actor) - initial_first).abs().max() > 10 * ATOL
+        moved = first_linear(policy_net(model)) - first_linear(policy_net(untrained.model))
+        assert moved.abs().max() > 10 * ATOL
+        if isinstance(networks, DQNNetworks):
+            assert_member_equals(networks.q, i, model.q_net.q_net)  # type: ignore[attr-defined]
+            assert_member_equals(networks.q_target, i, model.q_net_target.q_net)  # type: ignore[attr-defined]
+            assert_acts_alike(loop, i, model, ATOL)
+            continue
         if isinstance(networks, TD3Networks):
             assert_member_equals(networks.actor, i, model.actor.mu)  # type: ignore[attr-defined]
             assert_member_equals(networks.actor_target, i, model.actor_target.mu)  # type: ignore[attr-defined]
