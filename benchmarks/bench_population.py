@@ -3,14 +3,17 @@
 Each measurement trains through the trainers rlsens uses (``rlsens.trainer.run.train`` for sb3,
 ``train_group`` for the population) with one evaluation episode at the end, one torch thread,
 and reads steps per second of training time (evaluations excluded, see ``RunResult``):
-- DDPG 64x64, batch 256, Pendulum-v1: one SB3 run vs populations of 4, 16 and 64 members;
+- DDPG, TD3 and SAC 64x64, batch 256, Pendulum-v1: one SB3 run vs populations of 4, 16 and
+  64 members (TD3 with SB3's policy delay 2 and target smoothing, SAC with the tuned entropy
+  coefficient);
 - PPO 64x64, n_steps 2048, batch 64, 10 epochs, Pendulum-v1: SB3 (n_envs=1) vs 32 members.
 Also the memory of a member: replay buffer bytes (members x buffer_size transitions) and
 parameter bytes (networks, targets, Adam moments). ``--profile`` adds where the time goes.
 
 Usage: .venv/bin/python benchmarks/bench_population.py [--quick] [--profile]
-Targets (issue 12): DDPG >= 2.5x, PPO >= 10x SB3 per core. Other load on the machine moves
-both sides; the ratios are measured side by side in one run.
+       [--algos DDPG,TD3,SAC,PPO]
+Targets (issue 12): DDPG / TD3 / SAC >= 2.5x, PPO >= 10x SB3 per core. Other load on the
+machine moves both sides; the ratios are measured side by side in one run.
 """
 
 from __future__ import annotations
@@ -35,14 +38,15 @@ from rlsens.trainer.population.progress import GroupProgress
 from rlsens.trainer.population.run import train_group
 from rlsens.trainer.run import train
 
-DDPG_HPS = {
+OFF_POLICY_HPS = {
     "net_arch": [64, 64],
     "batch_size": 256,
     "learning_starts": 100,
     "buffer_size": 100_000,
-    "noise_type": "normal",
-    "noise_std": 0.1,
 }
+NOISE = {"noise_type": "normal", "noise_std": 0.1}
+DDPG_HPS = {**OFF_POLICY_HPS, **NOISE}
+HPS = {"DDPG": DDPG_HPS, "TD3": DDPG_HPS, "SAC": OFF_POLICY_HPS}
 PPO_HPS = {"net_arch": [64, 64], "n_steps": 2048, "batch_size": 64, "n_epochs": 10}
 
 
@@ -103,27 +107,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short budgets (about 2 minutes)")
     parser.add_argument("--profile", action="store_true", help="print a profile of each population")
+    parser.add_argument(
+        "--algos",
+        type=lambda text: set(text.upper().split(",")),
+        default={"DDPG", "TD3", "SAC", "PPO"},
+        help="comma-separated subset of DDPG,TD3,SAC,PPO",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     ddpg_budget, ppo_budget = (400, 4096) if args.quick else (800, 8192)
 
-    print(f"DDPG 64x64 batch 256 Pendulum-v1, budget {ddpg_budget} (learning_starts 100)")
-    base = sb3_rate("DDPG", DDPG_HPS, ddpg_budget)
-    print(f"  sb3, one run:        {base:8.0f} steps/s")
-    for members in (4, 16, 64):
-        rate = population_rate("DDPG", DDPG_HPS, ddpg_budget, members)
-        print(f"  population x{members:<3}:     {rate:8.0f} member-steps/s  ({rate / base:.2f}x)")
-    buffer_mb, param_mb = memory_per_member(4)
-    print(
-        f"  memory per member: replay buffer {buffer_mb:.1f} MB (100k transitions), "
-        f"parameters + targets + Adam {param_mb:.2f} MB"
-    )
-
-    print(f"PPO 64x64 n_steps 2048 batch 64 10 epochs Pendulum-v1, budget {ppo_budget}")
-    base = sb3_rate("PPO", PPO_HPS, ppo_budget)
-    print(f"  sb3, n_envs=1:       {base:8.0f} steps/s")
-    rate = population_rate("PPO", PPO_HPS, ppo_budget, 32)
-    print(f"  population x32:      {rate:8.0f} member-steps/s  ({rate / base:.2f}x)")
+    for algo in [a for a in ("DDPG", "TD3", "SAC") if a in args.algos]:
+        print(f"{algo} 64x64 batch 256 Pendulum-v1, budget {ddpg_budget} (learning_starts 100)")
+        base = sb3_rate(algo, HPS[algo], ddpg_budget)
+        print(f"  sb3, one run:        {base:8.0f} steps/s")
+        for members in (4, 16, 64):
+            rate = population_rate(algo, HPS[algo], ddpg_budget, members)
+            print(
+                f"  population x{members:<3}:     {rate:8.0f} member-steps/s  ({rate / base:.2f}x)"
+            )
+        if algo == "DDPG":
+            buffer_mb, param_mb = memory_per_member(4)
+            print(
+                f"  memory per member: replay buffer {buffer_mb:.1f} MB (100k transitions), "
+                f"parameters + targets + Adam {param_mb:.2f} MB"
+            )
+    if "PPO" in args.algos:
+        print(f"PPO 64x64 n_steps 2048 batch 64 10 epochs Pendulum-v1, budget {ppo_budget}")
+        base = sb3_rate("PPO", PPO_HPS, ppo_budget)
+        print(f"  sb3, n_envs=1:       {base:8.0f} steps/s")
+        rate = population_rate("PPO", PPO_HPS, ppo_budget, 32)
+        print(f"  population x32:      {rate:8.0f} member-steps/s  ({rate / base:.2f}x)")
 
     if args.profile:
         print(profile("DDPG", DDPG_HPS, ddpg_budget, 64))
