@@ -1,6 +1,6 @@
 """The population trainer in the pipeline: suite key, --trainer, fallback, groups, execution.
 
-Tiny DDPG populations on Pendulum-v1 (300 steps, 100 warm-up steps, 16x16 networks) keep the
+Tiny DDPG populations on Pendulum-v1 (300 steps, 100 warm-up steps, 80x80 networks) keep the
 real-training tests at seconds; the Ray tests are marked slow.
 """
 
@@ -37,14 +37,16 @@ from rlsens.spec import Resources, RunGroup
 from rlsens.store import ResultStore
 from rlsens.suite import load_suite
 from rlsens.sweep import run_plan
+from rlsens.trainer.population.group import replay_bytes
 from rlsens.trainer.population.run import train_group
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
 ROOT = Path(__file__).resolve().parents[1]
 SMOKE = ROOT / "suites" / "smoke.yaml"
 
-# 4 configurations x 2 seeds; buffer_size 100k is 4 MB of replay per member, so memory_mb 8
-# caps groups at 2 members: 4 groups of 2.
+# 4 configurations x 2 seeds. A member's replay holds only the 301 transitions its 300-step run
+# can make (12 KB, not buffer_size's 4 MB); its 80x80 networks' six copies are 0.43 MB, so
+# memory_mb 1 caps groups at 2 members: 4 groups of 2.
 SUITE = """\
 name: pop
 environments:
@@ -56,7 +58,7 @@ algorithms:
       learning_starts: 100
       batch_size: 32
       buffer_size: 100000
-      net_arch: [16, 16]
+      net_arch: [80, 80]
       noise_type: normal
       noise_std: 0.1
     search_space:
@@ -64,7 +66,7 @@ algorithms:
 design: {type: grid}
 seeds: 2
 evaluation: {every: 150, episodes: 2, final: 1}
-resources: {cpus: 1, memory_mb: 8}
+resources: {cpus: 1, memory_mb: 1}
 TRAINER
 """
 
@@ -169,7 +171,8 @@ def test_auto_falls_back_per_run_with_counted_reasons(
 def test_groups_respect_member_and_memory_caps(tmp_path: Path, monkeypatch) -> None:
     plan = build_plan(load_suite(write_suite(tmp_path)))
     spec = plan.runs[0]
-    assert member_bytes(spec) > 4_000_000  # 100k transitions of 40 bytes, plus networks
+    assert replay_bytes(spec) == 301 * 40  # what a 300-step run fills, not buffer_size 100k
+    assert 2**20 // 3 < member_bytes(spec) <= 2**20 // 2  # so memory_mb 1 holds two
     assert member_cap(spec) == 2
     assert [len(g.specs) for g in plan.groups] == [2, 2, 2, 2]
     assert all(g.resources == spec.resources for g in plan.groups)  # one run's resources
@@ -189,9 +192,13 @@ def test_group_cost_uses_the_measured_speedup(tmp_path: Path) -> None:
     members = plan.groups[0].specs
     as_sb3 = [dataclasses.replace(s, trainer="sb3") for s in members]
     assert estimate_group_cpu_seconds(as_sb3[:1]) == estimate_cpu_seconds(as_sb3[0])
-    assert population_speedup(members[0], 1) == 1.0
-    assert population_speedup(members[0], 4) == pytest.approx(3.3)  # 16x16: no size discount
-    assert population_speedup(members[0], 64) == pytest.approx(5.4)
+    small = dataclasses.replace(
+        members[0], hyperparameters={**members[0].hyperparameters, "net_arch": [16, 16]}
+    )
+    assert population_speedup(small, 1) == 1.0
+    assert population_speedup(small, 4) == pytest.approx(3.3)  # 16x16: no size discount
+    assert population_speedup(small, 64) == pytest.approx(5.4)
+    assert population_speedup(members[0], 4) < 3.3  # 80x80: discounted
     assert estimate_group_cpu_seconds(members) < sum(estimate_cpu_seconds(s) for s in as_sb3)
     summary = plan.summary()
     sb3_summary = build_plan(load_suite(write_suite(tmp_path)), trainer="sb3").summary()
@@ -257,8 +264,8 @@ def test_serial_population_run_records(serial_reference: Path) -> None:
 
 def test_resume_trains_only_the_missing_members(tmp_path: Path, serial_reference: Path) -> None:
     """A group half stored trains its missing member alone, and that member's record equals
-    the one it got in its planned group of two (16x16 networks, batch 32: a shape where a lone
-    member once rounded differently)."""
+    the one it got in its planned group of two (80x80 networks, batch 32: the critic's 1-wide
+    output layer is where a lone member once rounded differently)."""
     path = write_suite(tmp_path)
     plan = build_plan(load_suite(path))
     store = ResultStore(tmp_path / "results")
@@ -296,7 +303,7 @@ def test_diverging_member_is_recorded_diverged_and_the_others_ok(tmp_path: Path)
         folder = tmp_path / lr
         folder.mkdir()
         path = write_suite(folder, lr=lr)
-        path.write_text(path.read_text().replace("memory_mb: 8", "memory_mb: null"))
+        path.write_text(path.read_text().replace("memory_mb: 1", "memory_mb: null"))
         assert [len(g.specs) for g in build_plan(load_suite(path)).groups] == [8]
         assert main(["run", str(path), "--backend", "serial", "--no-progress",
                      "--results", str(folder / "results")]) == 0

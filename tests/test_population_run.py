@@ -12,7 +12,7 @@ from rlsens.reproduce import reproduce_run
 from rlsens.spec import EvalProtocol, Resources, RunSpec, eval_episode_seeds
 from rlsens.store import ResultStore
 from rlsens.trainer.evaluation import Evaluator
-from rlsens.trainer.population.group import group_key, replay_bytes, supports
+from rlsens.trainer.population.group import group_key, replay_bytes, replay_slots, supports
 from rlsens.trainer.population.members import build_member
 from rlsens.trainer.population.offpolicy import OffPolicyLoop
 from rlsens.trainer.population.progress import GroupProgress
@@ -239,7 +239,7 @@ def test_member_out_of_time_stops_alone() -> None:
 
 
 def test_replay_bytes_is_the_stacked_buffer_per_member() -> None:
-    specs = [run_spec("SAC", s, **dict(DDPG, buffer_size=5000)) for s in (0, 1, 2)]
+    specs = [run_spec("SAC", s, 6000, **dict(DDPG, buffer_size=5000)) for s in (0, 1, 2)]
     members = [build_member(s, "cpu") for s in specs]
     try:
         loop = OffPolicyLoop(members, GroupProgress(members, 0.0), "cpu")
@@ -248,6 +248,23 @@ def test_replay_bytes_is_the_stacked_buffer_per_member() -> None:
         for member in members:
             member.close()
     assert replay_bytes(run_spec("PPO", 0)) == 0
+
+
+def test_replay_buffers_hold_only_what_a_run_can_fill() -> None:
+    """A million-transition buffer_size (SB3's default) on a 600-step run allocates 600 plus
+    one train_freq block, and the planner's memory bound counts the same; a run longer than
+    its buffer keeps buffer_size (it wraps, as SB3's does)."""
+    huge = run_spec("TD3", 0, **dict(DDPG, buffer_size=1_000_000, train_freq=4))
+    assert replay_slots(huge) == 600 + 4
+    assert replay_bytes(huge) == 604 * 4 * (3 + 3 + 1 + 3)
+    members = [build_member(huge, "cpu")]
+    try:
+        loop = OffPolicyLoop(members, GroupProgress(members, 0.0), "cpu")
+        assert loop.buffers.size == 604 and loop.buffers.nbytes == replay_bytes(huge)
+    finally:
+        members[0].close()
+    assert replay_slots(run_spec("TD3", 0, budget=600, **DDPG)) == 601  # 1,000 > 600 + 1
+    assert replay_slots(run_spec("TD3", 0, budget=5000, **DDPG)) == 1000
 
 
 def test_member_whose_evaluation_breaks_fails_alone(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -216,17 +216,31 @@ def group_key(spec: RunSpec) -> str:
     return stable_hash(structure)
 
 
+def replay_slots(spec: RunSpec) -> int:
+    """Transitions one member's replay buffer holds: ``buffer_size``, or fewer when the run
+    cannot fill it.
+
+    A run makes at most ``budget + train_freq - 1`` transitions (its last ``train_freq`` block
+    may pass the budget), and a buffer that never wraps samples only its filled slots, so
+    slots beyond that would never be written nor read: a buffer of ``min(buffer_size,
+    budget + train_freq)`` trains exactly as SB3's full-size one. With SB3's default of a
+    million transitions and budgets of tens of thousands of steps this is what lets a group
+    of 64 members fit (a million HalfCheetah transitions are 172 MB per member).
+    """
+    translation = translate(spec.hyperparameters)
+    size = int(_resolved(spec, translation, "buffer_size"))
+    return min(size, spec.budget + int(_resolved(spec, translation, "train_freq")))
+
+
 def replay_bytes(spec: RunSpec) -> int:
     """Bytes of one member's replay buffer (0 for PPO): what bounds members per group.
 
     float32 observations and next observations, actions, reward, done and timeout flags per
-    transition, ``buffer_size`` transitions (the stacked buffer is members x this).
+    transition, ``replay_slots`` transitions (the stacked buffer is members x this).
     """
     if spec.algo_class not in OFF_POLICY:
         return 0
-    translation = translate(spec.hyperparameters)
-    size = int(_resolved(spec, translation, "buffer_size"))
     obs, act = _spaces(spec.env_id, canonical_json(dict(spec.env_kwargs)))
     act_dim = 1 if spec.algo_class in DISCRETE else int(np.prod(act.shape))
     per_transition = 2 * int(np.prod(obs.shape)) + act_dim + 3
-    return 4 * per_transition * size
+    return 4 * per_transition * replay_slots(spec)

@@ -26,7 +26,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 
 from rlsens.spec import RunSpec
-from rlsens.trainer.build import build_model, translate
+from rlsens.trainer.build import build_model
 from rlsens.trainer.evaluation import EVAL_POOL, Evaluator
 from rlsens.vocabulary import algorithm_class
 
@@ -40,7 +40,6 @@ class Member:
     spec: RunSpec
     model: BaseAlgorithm
     evaluator: Evaluator
-    buffer_size: int = 0
 
     def close(self) -> None:
         self.model.env.close()  # type: ignore[union-attr]
@@ -61,15 +60,11 @@ def evaluation_envs(spec: RunSpec) -> list[gym.Env]:
 def build_member(spec: RunSpec, device: str, eval_envs: Sequence[gym.Env] | None = None) -> Member:
     """The run's SB3 model (``build_model``, the sb3 trainer's builder) and its evaluator."""
     cls = algorithm_class(spec.algo_class)
-    buffer_size, replay_slots = 0, None
-    if issubclass(cls, OffPolicyAlgorithm):
-        kwargs = translate(spec.hyperparameters).model_kwargs
-        buffer_size = int(kwargs.get("buffer_size", constructor_default(cls, "buffer_size")))
-        replay_slots = 1
+    replay_slots = 1 if issubclass(cls, OffPolicyAlgorithm) else None
     evaluator = Evaluator(spec.env_id, spec.env_kwargs, spec.eval, spec.seed, eval_envs)
     try:
         model = build_model(spec, device, replay_slots=replay_slots)
     except BaseException:
         evaluator.close()
         raise
-    return Member(spec, model, evaluator, buffer_size)
+    return Member(spec, model, evaluator)

@@ -30,6 +30,7 @@ from stable_baselines3.sac.policies import LOG_STD_MAX, LOG_STD_MIN
 
 from rlsens.trainer.population.adam import BatchedAdam
 from rlsens.trainer.population.envs import LockstepEnvs
+from rlsens.trainer.population.group import replay_slots
 from rlsens.trainer.population.members import Member
 from rlsens.trainer.population.progress import GroupProgress
 from rlsens.trainer.population.stacked import (
@@ -497,7 +498,7 @@ class OffPolicyLoop:
         self.exploration_rate = np.zeros(len(members))
         progress.networks = self.networks
         self.buffers = ReplayBuffers(
-            len(members), members[0].buffer_size, self.obs_dim, self.act_dim, device
+            len(members), replay_slots(members[0].spec), self.obs_dim, self.act_dim, device
         )
         self.noise = ActionNoises(members, self.act_dim)
         self.has_noise = self.noise.normal | self.noise.ou
