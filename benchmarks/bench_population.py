@@ -7,8 +7,9 @@ and reads steps per second of training time (evaluations excluded, see ``RunResu
   64 members (TD3 with SB3's policy delay 2 and target smoothing, SAC with the tuned entropy
   coefficient);
 - PPO 64x64, n_steps 2048, batch 64, 10 epochs, Pendulum-v1: SB3 (n_envs=1) vs 32 members.
-Also the memory of a member: replay buffer bytes (members x buffer_size transitions) and
-parameter bytes (networks, targets, Adam moments). ``--profile`` adds where the time goes.
+Also the memory of a member: replay buffer bytes of a run that fills its 100k-transition
+buffer and parameter bytes (networks, targets, Adam moments). ``--profile`` adds where the
+time goes.
 
 Usage: .venv/bin/python benchmarks/bench_population.py [--quick] [--profile]
        [--algos DDPG,TD3,SAC,PPO]
@@ -81,8 +82,13 @@ def population_rate(algo: str, hps: dict, budget: int, members: int) -> float:
 
 
 def memory_per_member(members: int) -> tuple[float, float]:
-    """(replay buffer MB, parameter + optimiser-state MB) per DDPG 64x64 member."""
-    specs = [spec("DDPG", DDPG_HPS, 1000, s, "population") for s in range(members)]
+    """(replay buffer MB, parameter + optimiser-state MB) per DDPG 64x64 member.
+
+    The run's budget is the buffer's 100k transitions: a shorter run's buffer holds only what
+    it can fill (``replay_slots``).
+    """
+    budget = DDPG_HPS["buffer_size"]
+    specs = [spec("DDPG", DDPG_HPS, budget, s, "population") for s in range(members)]
     group = [build_member(s, "cpu") for s in specs]
     loop = OffPolicyLoop(group, GroupProgress(group, time.monotonic()), "cpu")
     params = loop.networks.parameters()
@@ -103,13 +109,20 @@ def profile(algo: str, hps: dict, budget: int, members: int) -> str:
     return out.getvalue()
 
 
+def algorithm_names(text: str) -> set[str]:
+    names = {name.strip().upper() for name in text.split(",")}
+    if not names <= {"DDPG", "TD3", "SAC", "PPO"}:
+        raise argparse.ArgumentTypeError(f"{text!r}: a comma-separated subset of DDPG,TD3,SAC,PPO")
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short budgets (about 2 minutes)")
     parser.add_argument("--profile", action="store_true", help="print a profile of each population")
     parser.add_argument(
         "--algos",
-        type=lambda text: set(text.upper().split(",")),
+        type=algorithm_names,
         default={"DDPG", "TD3", "SAC", "PPO"},
         help="comma-separated subset of DDPG,TD3,SAC,PPO",
     )
@@ -140,8 +153,10 @@ def main() -> None:
         print(f"  population x32:      {rate:8.0f} member-steps/s  ({rate / base:.2f}x)")
 
     if args.profile:
-        print(profile("DDPG", DDPG_HPS, ddpg_budget, 64))
-        print(profile("PPO", PPO_HPS, ppo_budget, 32))
+        for algo in sorted(args.algos - {"PPO"}):
+            print(profile(algo, HPS[algo], ddpg_budget, 64))
+        if "PPO" in args.algos:
+            print(profile("PPO", PPO_HPS, ppo_budget, 32))
 
 
 if __name__ == "__main__":

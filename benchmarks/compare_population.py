@@ -19,7 +19,11 @@ With ``--scores DIR`` every finished run's final score is kept in a JSON file pe
 configuration and trainer, so the hours of sb3 runs survive an interruption (rerun the same
 command to go on) and the two trainers can run in separate processes: ``--trainers sb3`` in
 one, ``--trainers population`` in another, then either command prints the table once both
-files are complete.
+files hold every seed. A file is named by algorithm, environment, budget (which fixes the
+evaluation protocol), configuration and a hash of its hyperparameters, not by the code: after
+changing a trainer, delete DIR (or its files of that trainer) before comparing again. A run
+that ends without a final score (failed, diverged before its first evaluation) is kept as
+``null`` and counted in the table's last column.
 """
 
 from __future__ import annotations
@@ -152,6 +156,13 @@ def mean_ci(scores: np.ndarray) -> tuple[float, float, float]:
     return float(scores.mean()), low, high
 
 
+def trainer_names(text: str) -> set[str]:
+    names = {name.strip() for name in text.split(",")}
+    if not names or not names <= {"sb3", "population"}:
+        raise argparse.ArgumentTypeError(f"{text!r}: a comma-separated subset of sb3,population")
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algo", choices=sorted(CONFIGS), default="DDPG")
@@ -164,9 +175,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--trainers",
-        type=lambda text: set(text.split(",")),
+        type=trainer_names,
         default={"sb3", "population"},
-        help="which trainers to train now (the others are read from --scores)",
+        help="which trainers to train now, comma-separated (the others are read from --scores)",
     )
     parser.add_argument("--scores", type=Path, default=None, help="keep final scores here")
     args = parser.parse_args()
@@ -183,12 +194,17 @@ def main() -> None:
     print(
         f"{args.algo} on {args.env}, {seeds} seeds x {len(configs)} configurations, budget {budget}"
     )
-    print("| config | trainer | n | mean final | 95% CI | diff (pop - sb3) [95% CI] | Welch p |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| config | trainer | n | mean final | 95% CI | diff (pop - sb3) [95% CI] | Welch p "
+        "| no final score |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for index, hps in enumerate(configs):
         if args.config is not None and index != args.config:
             continue
         scores: dict[str, np.ndarray] = {}
+        unscored: dict[str, int] = {}
+        done: dict[str, int] = {}
         began = time.monotonic()
         for trainer in ("population", "sb3"):
             cache = None
@@ -202,11 +218,14 @@ def main() -> None:
                 per_seed = {int(k): v for k, v in json.loads(cache.read_text()).items()}
             else:
                 per_seed = {}
-            finals = [per_seed.get(s) for s in range(seeds)]
+            finals = [per_seed[s] for s in range(seeds) if s in per_seed]
+            unscored[trainer] = sum(f is None for f in finals)
+            done[trainer] = len(finals)
             scores[trainer] = np.array([f for f in finals if f is not None], dtype=float)
         print(f"  (configuration {index}: {time.monotonic() - began:.0f} s)", file=sys.stderr)
-        if min(scores["population"].size, scores["sb3"].size) < 2:
-            print(f"| {index} | (waiting for both trainers' scores) |||||")
+        if min(done.values()) < seeds:
+            progress = ", ".join(f"{t} {n} of {seeds} seeds" for t, n in done.items())
+            print(f"| {index} | (waiting: {progress}) |||||||")
             continue
         test = compare([scores["population"]], [scores["sb3"]], test="welch")
         for name in ("population", "sb3"):
@@ -221,7 +240,7 @@ def main() -> None:
                 diff = " | "
             print(
                 f"| {index} | {name} | {scores[name].size} | {mean:.1f} | "
-                f"[{low:.1f}, {high:.1f}] | {diff} |"
+                f"[{low:.1f}, {high:.1f}] | {diff} | {unscored[name]} |"
             )
 
 
