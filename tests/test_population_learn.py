@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -186,14 +185,6 @@ def specs_of(case: Case, first_seed: int) -> list[RunSpec]:
         )
         for j, hps in enumerate(case.members)
     ]
-
-
-@pytest.fixture
-def built() -> Iterator[list[Member]]:
-    made: list[Member] = []
-    yield made
-    for member in made:
-        member.close()
 
 
 def population(built: list[Member], specs: list[RunSpec]) -> OffPolicyLoop | OnPolicyLoop:

@@ -7,7 +7,6 @@ whose hyperparameters differ from its neighbours' in a population of three.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -47,14 +46,6 @@ def run_spec(algo_class: str, seed: int, **hps: object) -> RunSpec:
         budget=1000,
         eval=EvalProtocol(every=500, episodes=2, final=1),
     )
-
-
-@pytest.fixture
-def built() -> Iterator[list[Member]]:
-    made: list[Member] = []
-    yield made
-    for member in made:
-        member.close()
 
 
 def build(made: list[Member], specs: list[RunSpec]) -> list[Member]:
