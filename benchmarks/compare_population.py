@@ -98,8 +98,36 @@ CONFIGS: dict[str, list[dict]] = {
             "net_arch": [64, 64],
         },
     ],
+    # CartPole-v1 (run with --env CartPole-v1): the zoo's values with 64x64 networks, and a
+    # variant with a slower learning rate, longer exploration and rarer target updates.
+    "DQN": [
+        {
+            "learning_rate": 2.3e-3,
+            "batch_size": 64,
+            "buffer_size": 100_000,
+            "learning_starts": 1000,
+            "target_update_interval": 10,
+            "train_freq": 256,
+            "gradient_steps": 128,
+            "exploration_fraction": 0.16,
+            "exploration_final_eps": 0.04,
+            "net_arch": [64, 64],
+        },
+        {
+            "learning_rate": 1e-3,
+            "batch_size": 64,
+            "buffer_size": 100_000,
+            "learning_starts": 1000,
+            "target_update_interval": 100,
+            "train_freq": 256,
+            "gradient_steps": 128,
+            "exploration_fraction": 0.3,
+            "exploration_final_eps": 0.04,
+            "net_arch": [64, 64],
+        },
+    ],
 }
-BUDGETS = {"DDPG": 20_000, "TD3": 20_000, "SAC": 20_000, "PPO": 100_000}
+BUDGETS = {"DDPG": 20_000, "TD3": 20_000, "SAC": 20_000, "PPO": 100_000, "DQN": 50_000}
 
 
 def make_spec(algo: str, env: str, hps: dict, seed: int, budget: int, trainer: str) -> RunSpec:
