@@ -98,7 +98,7 @@ CONFIGS: dict[str, list[dict]] = {
             "net_arch": [64, 64],
         },
     ],
-    # CartPole-v1 (run with --env CartPole-v1): the zoo's values with 64x64 networks, and a
+    # CartPole-v1 (the default --env for DQN): the zoo's values with 64x64 networks, and a
     # variant with a slower learning rate, longer exploration and rarer target updates.
     "DQN": [
         {
@@ -195,7 +195,7 @@ def trainer_names(text: str) -> set[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--algo", choices=sorted(CONFIGS), default="DDPG")
-    parser.add_argument("--env", default="Pendulum-v1")
+    parser.add_argument("--env", default=None, help="Pendulum-v1; CartPole-v1 for DQN")
     parser.add_argument("--seeds", type=int, default=16)
     parser.add_argument("--budget", type=int, default=None)
     parser.add_argument("--smoke", action="store_true", help="2 seeds, tiny budget")
@@ -211,6 +211,7 @@ def main() -> None:
     parser.add_argument("--scores", type=Path, default=None, help="keep final scores here")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    args.env = args.env or ("CartPole-v1" if args.algo == "DQN" else "Pendulum-v1")
     seeds = 2 if args.smoke else args.seeds
     budget = args.budget or (1200 if args.smoke else BUDGETS[args.algo])
     configs = CONFIGS[args.algo]
