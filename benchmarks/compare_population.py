@@ -145,13 +145,18 @@ def make_spec(algo: str, env: str, hps: dict, seed: int, budget: int, trainer: s
     )
 
 
+def read_scores(cache: Path | None) -> dict[int, float | None]:
+    """Final score per seed kept in ``cache`` (none when there is no cache yet)."""
+    if cache is None or not cache.exists():
+        return {}
+    return {int(k): v for k, v in json.loads(cache.read_text()).items()}
+
+
 def trained_scores(
     algo: str, env: str, hps: dict, seeds: int, budget: int, trainer: str, cache: Path | None
 ) -> dict[int, float | None]:
     """Final score per seed, trained now or read back from ``cache`` (one JSON per trainer)."""
-    done: dict[int, float | None] = {}
-    if cache is not None and cache.exists():
-        done = {int(k): v for k, v in json.loads(cache.read_text()).items()}
+    done = read_scores(cache)
 
     def keep() -> None:
         if cache is not None:
@@ -244,10 +249,8 @@ def main() -> None:
                 cache = args.scores / name
             if trainer in args.trainers:
                 per_seed = trained_scores(args.algo, args.env, hps, seeds, budget, trainer, cache)
-            elif cache is not None and cache.exists():
-                per_seed = {int(k): v for k, v in json.loads(cache.read_text()).items()}
             else:
-                per_seed = {}
+                per_seed = read_scores(cache)
             finals = [per_seed[s] for s in range(seeds) if s in per_seed]
             unscored[trainer] = sum(f is None for f in finals)
             done[trainer] = len(finals)

@@ -19,18 +19,20 @@ matmuls, compounded over hundreds of updates and the trajectories they steer, re
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import population_helpers as helpers
 import pytest
 import torch
 from stable_baselines3.common.buffers import ReplayBuffer
 
 from rlsens.spec import EvalProtocol, RunSpec
 from rlsens.trainer.population.group import OFF_POLICY
-from rlsens.trainer.population.members import Member, build_member
+from rlsens.trainer.population.members import Member
 from rlsens.trainer.population.offpolicy import (
     DQNNetworks,
     OffPolicyLoop,
@@ -39,7 +41,6 @@ from rlsens.trainer.population.offpolicy import (
 )
 from rlsens.trainer.population.ppo import ActorCriticNetworks, OnPolicyLoop
 from rlsens.trainer.population.progress import GroupProgress
-from rlsens.trainer.population.stacked import StackedMLP
 from rlsens.trainer.population.streams import MemberRandom, uniform_indices
 
 BUDGET = 460  # two Pendulum-v1 time limits, nine of Reacher-v5; ~360 steps of training
@@ -189,8 +190,7 @@ def specs_of(case: Case, first_seed: int) -> list[RunSpec]:
 
 def population(built: list[Member], specs: list[RunSpec]) -> OffPolicyLoop | OnPolicyLoop:
     """Train the group as ``train_group`` does, evaluations in the middle included."""
-    members = [build_member(s, "cpu") for s in specs]
-    built.extend(members)
+    members = helpers.build(built, specs)
     progress = GroupProgress(members, start=0.0)
     loop_class = OffPolicyLoop if specs[0].algo_class in OFF_POLICY else OnPolicyLoop
     loop = loop_class(members, progress, "cpu")
@@ -203,8 +203,7 @@ def sb3_learn(
     built: list[Member], run: RunSpec, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[object, ReplayBuffer | None]:
     """SB3's ``learn()`` of ``run`` with its random draws taken from the member's streams."""
-    member = build_member(run, "cpu")
-    built.append(member)
+    (member,) = helpers.build(built, [run])
     model = member.model
     streams = MemberRandom([run.seed])
     act = (int(np.prod(model.action_space.shape)),)
@@ -263,13 +262,7 @@ def sb3_learn(
     return model, buffer
 
 
-def assert_member_equals(
-    net: StackedMLP, i: int, modules: torch.nn.Module, atol: float = ATOL
-) -> None:
-    linears = [m for m in modules if isinstance(m, torch.nn.Linear)]
-    for layer, weight, bias in zip(linears, net.weights, net.biases, strict=True):
-        torch.testing.assert_close(weight[i].t(), layer.weight, rtol=0, atol=atol)
-        torch.testing.assert_close(bias[i, 0], layer.bias, rtol=0, atol=atol)
+assert_member_equals = functools.partial(helpers.assert_member_equals, atol=ATOL)
 
 
 def assert_buffers_equal(loop: OffPolicyLoop, i: int, buffer: ReplayBuffer) -> None:
@@ -324,8 +317,7 @@ def test_a_member_trains_as_sb3_learn_does(
     for i, run in enumerate(specs):
         model, buffer = sb3_learn(built, run, monkeypatch)
         assert_buffers_equal(loop, i, buffer)
-        untrained = build_member(run, "cpu")
-        built.append(untrained)
+        (untrained,) = helpers.build(built, [run])
         # Guard against a vacuous comparison: training moved the weights past ATOL.
         moved = first_linear(policy_net(model)) - first_linear(policy_net(untrained.model))
         assert moved.abs().max() > 10 * ATOL
@@ -361,16 +353,15 @@ def test_a_member_trains_as_sb3_on_policy_learn_does(
     for i, run in enumerate(specs):
         model, _ = sb3_learn(built, run, monkeypatch)
         policy = model.policy  # type: ignore[attr-defined]
-        untrained = build_member(run, "cpu")
-        built.append(untrained)
+        (untrained,) = helpers.build(built, [run])
         moved = first_linear(policy.mlp_extractor.policy_net) - first_linear(
             untrained.model.policy.mlp_extractor.policy_net
         )
         assert moved.abs().max() > 1000 * atol
-        assert_member_equals(networks.pi, i, policy.mlp_extractor.policy_net, atol)
-        assert_member_equals(networks.vf, i, policy.mlp_extractor.value_net, atol)
-        assert_member_equals(networks.action_net, i, [policy.action_net], atol)
-        assert_member_equals(networks.value_net, i, [policy.value_net], atol)
+        assert_member_equals(networks.pi, i, policy.mlp_extractor.policy_net, atol=atol)
+        assert_member_equals(networks.vf, i, policy.mlp_extractor.value_net, atol=atol)
+        assert_member_equals(networks.action_net, i, [policy.action_net], atol=atol)
+        assert_member_equals(networks.value_net, i, [policy.value_net], atol=atol)
         torch.testing.assert_close(
             networks.log_std[i, 0].detach(), policy.log_std.detach(), rtol=0, atol=atol
         )

@@ -7,17 +7,20 @@ whose hyperparameters differ from its neighbours' in a population of three.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
+import population_helpers as helpers
 import pytest
 import torch
 from gymnasium import spaces
+from population_helpers import build
 from stable_baselines3 import TD3
 from stable_baselines3.common.buffers import RolloutBuffer
 from stable_baselines3.common.type_aliases import ReplayBufferSamples
 
 from rlsens.spec import EvalProtocol, RunSpec
-from rlsens.trainer.population.members import Member, build_member
+from rlsens.trainer.population.members import Member
 from rlsens.trainer.population.offpolicy import (
     ActionNoises,
     Batch,
@@ -48,12 +51,6 @@ def run_spec(algo_class: str, seed: int, **hps: object) -> RunSpec:
     )
 
 
-def build(made: list[Member], specs: list[RunSpec]) -> list[Member]:
-    members = [build_member(s, "cpu") for s in specs]
-    made.extend(members)
-    return members
-
-
 def random_batch(generator: torch.Generator, members: int) -> Batch:
     def r(*shape: int) -> torch.Tensor:
         return torch.randn((members, BATCH, *shape), generator=generator)
@@ -78,12 +75,7 @@ def feed(model: object, samples: list[ReplayBufferSamples]) -> None:
     model.replay_buffer.sample = lambda *args, **kwargs: next(queue)  # type: ignore[attr-defined]
 
 
-def assert_member_equals(net: StackedMLP, i: int, modules: torch.nn.Module) -> None:
-    linears = [m for m in modules if isinstance(m, torch.nn.Linear)]
-    assert len(linears) == len(net.weights)
-    for layer, weight, bias in zip(linears, net.weights, net.biases, strict=True):
-        torch.testing.assert_close(weight[i].t().detach(), layer.weight.detach(), rtol=0, atol=ATOL)
-        torch.testing.assert_close(bias[i, 0].detach(), layer.bias.detach(), rtol=0, atol=ATOL)
+assert_member_equals = functools.partial(helpers.assert_member_equals, atol=ATOL)
 
 
 def assert_differs(net: StackedMLP, i: int, modules: torch.nn.Module) -> None:
